@@ -1,0 +1,3 @@
+from chutes_tui.cli import main
+
+raise SystemExit(main())

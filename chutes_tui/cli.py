@@ -1,0 +1,71 @@
+"""Command-line entry point: argument parsing only; everything heavy is imported lazily."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from chutes_tui import __version__
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def _sandbox_parser(commands: argparse._SubParsersAction) -> None:
+    sandbox = commands.add_parser("sandbox", help="run or configure the local sandbox API")
+    actions = sandbox.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    serve = actions.add_parser("serve", help="serve the sandbox API until interrupted")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8765)")
+    serve.add_argument("--db", type=Path, default=None, help="database file")
+    serve.add_argument("--speed", type=_positive, default=1.0,
+                       help="simulated seconds per real second (default 1)")
+    serve.add_argument("--no-seed", action="store_true", help="start with an empty database")
+    serve.add_argument("--fee-formula", choices=("linear", "quadratic"), default="linear",
+                       help="deployment fee: 3 x gpus x rate (linear) or 3 x gpus^2 x rate")
+    serve.add_argument("--gpu-table", type=Path, default=None, help="GPU price table (JSON)")
+    serve.add_argument("--tao-usd", type=_positive, default=400.0, help="TAO price in USD")
+    serve.add_argument("--history-limit", type=int, default=12,
+                       help="deploys/updates/deletes per user per 24 h (0: no limit)")
+    serve.add_argument("--quiet", action="store_true", help="no access log")
+
+    config = actions.add_parser("config", help="print a chutes config.ini for a seeded user")
+    config.add_argument("--user", default="demo", help="seeded user (demo, alice, bob)")
+    config.add_argument("--url", default=None, help="API URL (default http://127.0.0.1:8765)")
+    config.add_argument("--db", type=Path, default=None, help="database file")
+    config.add_argument("--api-key", action="store_true", help="print only the user's API key")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chutes-tui",
+        description="A keyboard-driven dashboard for the Chutes serverless-GPU platform.",
+    )
+    parser.add_argument("--version", action="version", version=f"chutes-tui {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _sandbox_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "sandbox":
+        from chutes_tui.sandbox.commands import run
+
+        return run(args)
+    parser.print_help()
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

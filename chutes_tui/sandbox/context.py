@@ -1,0 +1,68 @@
+"""What a route handler needs: the store, the settings, the simulator, and body parsing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+
+from chutes_tui.sandbox.lifecycle import Simulator
+from chutes_tui.sandbox.render import Renderer
+from chutes_tui.sandbox.settings import SandboxSettings
+from chutes_tui.sandbox.storage import Store
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class Sandbox:
+    store: Store
+    settings: SandboxSettings
+    sim: Simulator
+
+    def renderer(self) -> Renderer:
+        return Renderer(self.store, self.settings)
+
+
+def sandbox(request: Request) -> Sandbox:
+    return request.app.state.sandbox
+
+
+def _clean(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Validation errors as FastAPI sends them: `loc` starts at `body`, ctx is text."""
+    cleaned = []
+    for error in errors:
+        error = dict(error)
+        error["loc"] = ["body", *error.get("loc", ())]
+        if "ctx" in error:
+            error["ctx"] = {key: str(value) for key, value in error["ctx"].items()}
+        error.pop("url", None)
+        cleaned.append(error)
+    return cleaned
+
+
+async def parse_body(request: Request, model: type[M], context: dict | None = None) -> M:
+    """Validate a JSON body into `model`, answering 422 the way FastAPI does."""
+    raw = await request.body()
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ["body", getattr(error, "pos", 0)],
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": str(error)},
+                }
+            ]
+        ) from None
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as error:
+        raise RequestValidationError(_clean(error.errors(include_url=False))) from None

@@ -1,0 +1,95 @@
+"""Images: list, get, delete, build log."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import PlainTextResponse
+
+from chutes_tui.sandbox.auth import Caller, caller
+from chutes_tui.sandbox.context import sandbox
+from chutes_tui.sandbox.lookup import find_image
+
+router = APIRouter()
+NOT_FOUND = "Image not found, or does not belong to you"
+FINISHED = ("built and pushed", "error:")
+
+
+@router.get("/images/")
+async def list_images(
+    request: Request,
+    include_public: bool = False,
+    name: str | None = None,
+    tag: str | None = None,
+    page: int = 0,
+    limit: int = 25,
+    user: Caller = Depends(caller("images")),
+) -> dict:
+    box = sandbox(request)
+    where = ["(user_id = ?" + (" OR public = 1)" if include_public else ")")]
+    args: list = [user["user_id"]]
+    if name:
+        where.append("name LIKE ?")
+        args.append(f"%{name}%")
+    if tag:
+        where.append("tag LIKE ?")
+        args.append(f"%{tag}%")
+    clause = " AND ".join(where)
+    total = box.store.scalar(f"SELECT COUNT(*) AS n FROM images WHERE {clause}", *args)
+    rows = box.store.all(
+        f"SELECT * FROM images WHERE {clause} ORDER BY created_at DESC, image_id"
+        " LIMIT ? OFFSET ?",
+        *args,
+        max(limit, 0),
+        max(page, 0) * max(limit, 0),
+    )
+    render = box.renderer()
+    return {
+        "total": total,
+        "page": page,
+        "limit": limit,
+        "items": [render.image(row) for row in rows],
+        "cord_refs": None,
+    }
+
+
+@router.get("/images/{image_id}/logs")
+async def image_logs(
+    request: Request,
+    image_id: str,
+    user: Caller = Depends(caller("images", required=False)),
+) -> PlainTextResponse:
+    box = sandbox(request)
+    image = box.store.image(image_id)
+    if image is None or not (image["public"] or (user and image["user_id"] == user["user_id"])):
+        raise HTTPException(404, NOT_FOUND)
+    headers = {}
+    if image["status"].startswith(FINISHED):
+        headers["Content-Disposition"] = f'inline; filename="{image_id}.log"'
+    return PlainTextResponse(image["build_log"] or image["status"], headers=headers)
+
+
+@router.get("/images/{ref:path}")
+async def get_image(request: Request, ref: str, user: Caller = Depends(caller("images"))) -> dict:
+    box = sandbox(request)
+    image = find_image(box.store, ref, user)
+    if image is None:
+        raise HTTPException(404, NOT_FOUND)
+    return box.renderer().image(image)
+
+
+@router.delete("/images/{ref:path}")
+async def delete_image(
+    request: Request, ref: str, user: Caller = Depends(caller("images"))
+) -> dict:
+    box = sandbox(request)
+    image = find_image(box.store, ref, user)
+    if image is None or image["user_id"] != user["user_id"]:
+        raise HTTPException(404, NOT_FOUND)
+    with box.store.tx() as db:
+        in_use = db.execute(
+            "SELECT COUNT(*) AS n FROM chutes WHERE image_id = ?", (image["image_id"],)
+        ).fetchone()["n"]
+        if in_use:
+            raise HTTPException(409, "Image is in use by one or more chutes")
+        db.execute("DELETE FROM images WHERE image_id = ?", (image["image_id"],))
+    return {"image_id": image["image_id"], "deleted": True}

@@ -1,0 +1,149 @@
+"""Live endpoints: the warmup stream, quick warmup status, instance log streams."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import StreamingResponse
+
+from chutes_tui.sandbox.auth import Caller, caller
+from chutes_tui.sandbox.context import Sandbox, sandbox
+from chutes_tui.sandbox.lookup import find_chute
+
+router = APIRouter()
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+WARMUP_CAP = 600.0
+COLD_EVERY = 5.0
+KEEPALIVE = 1.0
+
+
+def _hot(instances: list[dict]) -> list[dict]:
+    return [row for row in instances if row["active"] and row["verified"]]
+
+
+def _warmup_line(status: str, log: str) -> str:
+    return f'data: {{"status": "{status}", "log": "{log}"}}\n\n'
+
+
+async def _warmup_events(box: Sandbox, chute_id: str) -> AsyncIterator[str]:
+    settings = box.settings
+    poll = min(0.25, max(0.01, settings.real(0.5)))
+    started = last_cold = time.monotonic()
+    yield _warmup_line("cold", "waiting for instances ...")
+    while time.monotonic() - started < settings.real(WARMUP_CAP):
+        await asyncio.sleep(poll)
+        hot = _hot(box.store.instances(chute_id))
+        if hot:
+            yield _warmup_line("hot", f"chute is hot, {len(hot)} instances available")
+            return
+        if time.monotonic() - last_cold >= settings.real(COLD_EVERY):
+            last_cold = time.monotonic()
+            yield _warmup_line("cold", "waiting for instances ...")
+
+
+def _bounty(box: Sandbox, instances: list[dict]) -> dict | None:
+    """Cold chutes carry a bounty that grows with the age of the oldest pending instance."""
+    if not instances or _hot(instances):
+        return None
+    oldest = min(row["verify_due"] - box.settings.real(box.settings.verify_after) for row in instances)
+    age = (time.time() - oldest) * box.settings.speed
+    boost = 1.5 + min(age / (180 * 60), 1.0)
+    return {
+        "amount": min(3 * int(age) + 100, 86400),
+        "boost": round(boost, 2),
+        "age_seconds": int(age),
+        "created_at": oldest,
+    }
+
+
+@router.get("/chutes/warmup/{ref:path}")
+async def warmup(
+    request: Request, ref: str, quick: bool = False, user: Caller = Depends(caller("chutes"))
+):
+    box = sandbox(request)
+    chute = find_chute(box.store, ref, user)
+    if chute is None:
+        raise HTTPException(404, "Chute not found, or does not belong to you")
+    balance = box.sim.effective_balance(user)
+    if balance <= 0:
+        raise HTTPException(
+            402,
+            f"Account balance is ${balance}, please top-up with fiat or send tao to"
+            f" {user['payment_address']}",
+        )
+    box.sim.warm(chute)
+    if not quick:
+        return StreamingResponse(
+            _warmup_events(box, chute["chute_id"]),
+            media_type="text/event-stream",
+            headers=SSE_HEADERS,
+        )
+    instances = box.store.instances(chute["chute_id"])
+    hot = _hot(instances)
+    return {
+        "chute_id": chute["chute_id"],
+        "status": "hot" if hot else "cold",
+        "instance_count": len(hot),
+        "bounty": _bounty(box, instances),
+        "instances": [
+            {
+                "instance_id": row["instance_id"],
+                "active": bool(row["active"]),
+                "gpu_count": row["gpu_count"],
+                "gpu_model_name": row["gpu_model_name"],
+            }
+            for row in instances
+        ],
+    }
+
+
+def _event(payload: dict) -> str:
+    return f"data: {json.dumps(payload)}\n\n"
+
+
+async def _log_events(box: Sandbox, instance_id: str, backfill: int) -> AsyncIterator[str]:
+    logs = box.sim.logs
+    yield _event({"event": "connected", "filename": "current"})
+    lines, position = logs.tail(instance_id, backfill)
+    for line in lines:
+        yield _event({"log": line})
+    keepalive = min(KEEPALIVE, max(0.05, box.settings.real(KEEPALIVE)))
+    while True:
+        lines, position = logs.after(instance_id, position)
+        for line in lines:
+            yield _event({"log": line})
+        if logs.closed(instance_id):
+            return
+        if not lines:
+            yield ".\n\n"
+        await logs.wait(keepalive)
+
+
+@router.get("/instances/{instance_id}/logs")
+async def instance_logs(
+    request: Request,
+    instance_id: str,
+    backfill: int = 100,
+    user: Caller = Depends(caller("logs")),
+):
+    box = sandbox(request)
+    instance = box.store.instance(instance_id)
+    if instance is None:
+        raise HTTPException(404, "Instance not found.")
+    if not 0 <= backfill <= 10000:
+        raise HTTPException(400, "`backfill` must be between 0 and 10000 (lines of logs)")
+    chute = box.store.chute(instance["chute_id"])
+    allowed = chute["user_id"] == user["user_id"] or box.store.shared_with(
+        chute["chute_id"], user["user_id"]
+    )
+    if chute["public"] or not allowed:
+        raise HTTPException(403, "You may only view logs for your own (private) chutes.")
+    return StreamingResponse(
+        _log_events(box, instance_id, backfill),
+        media_type="text/event-stream",
+        headers=SSE_HEADERS,
+    )

@@ -1,0 +1,59 @@
+"""Users, shares listing, pricing and the GPU table."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from chutes_tui.core import pricing
+from chutes_tui.sandbox.auth import Caller, caller
+from chutes_tui.sandbox.context import sandbox
+
+router = APIRouter()
+USERNAME_RE = re.compile(r"^[a-zA-Z0-9_-]{3,15}$")
+
+
+@router.get("/users/me")
+async def me(request: Request, user: Caller = Depends(caller("me"))) -> dict:
+    box = sandbox(request)
+    return box.renderer().me(user, box.sim.effective_balance(user))
+
+
+@router.get("/users/name_check")
+async def name_check(request: Request, username: str) -> dict:
+    valid = bool(USERNAME_RE.match(username))
+    taken = valid and sandbox(request).store.find_user(username) is not None
+    return {"valid": valid, "available": valid and not taken}
+
+
+@router.get("/users/{user_id}/shares")
+async def shares(request: Request, user_id: str, user: Caller = Depends(caller())) -> list:
+    if user_id not in ("me", user["user_id"]):
+        raise HTTPException(403, "This action can only be performed by billing admin accounts.")
+    rows = sandbox(request).store.all(
+        "SELECT chute_id, shared_by, shared_to, shared_at FROM shares WHERE shared_by = ?"
+        " ORDER BY shared_at DESC",
+        user["user_id"],
+    )
+    return rows
+
+
+@router.get("/pricing")
+async def prices(request: Request) -> dict:
+    settings = sandbox(request).settings
+    unit = settings.gpu_table.max_rate
+    return {
+        "tao_usd": settings.tao_usd,
+        "compute_unit_estimate": {
+            "usd": unit,
+            "tao": unit / settings.tao_usd,
+            "description": "One compute unit is one hour of the most expensive GPU.",
+        },
+        "gpu_price_estimates": pricing.gpu_price_estimates(settings.gpu_table, settings.tao_usd),
+    }
+
+
+@router.get("/nodes/supported")
+async def supported(request: Request) -> dict:
+    return sandbox(request).settings.gpu_table.raw()

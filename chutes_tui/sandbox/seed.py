@@ -1,0 +1,214 @@
+"""Seed data: users with keys, standard and demo images, a few demo chutes.
+
+Each database gets a random secret on creation; every seeded credential is derived from
+it, so `chutes-tui sandbox config` can print a user's keys again without storing them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+from chutes_tui.sandbox import keys
+from chutes_tui.sandbox.lookup import chute_uid, image_uid
+from chutes_tui.sandbox.storage import Store, now_iso
+
+SDK_VERSION = "0.6.9"
+ALWAYS_ON = 10 * 365 * 86400.0
+
+
+@dataclass(frozen=True)
+class SeedUser:
+    username: str
+    balance: float
+    permissions: int
+
+
+USERS = (
+    SeedUser("chutes", 0.0, 1 << 0 | 1 << 4 | 1 << 11),
+    SeedUser("demo", 50.0, 1 << 0),
+    SeedUser("alice", 20.0, 1 << 0),
+    SeedUser("bob", 10.0, 0),
+)
+
+STANDARD_IMAGES = (
+    ("vllm", "0.10.1", "vLLM inference server with the chutes SDK."),
+    ("sglang", "0.5.1", "SGLang inference server with the chutes SDK."),
+    ("diffusion", "0.35.0", "Diffusers pipeline runtime with the chutes SDK."),
+    ("tei", "1.8.0", "Text Embeddings Inference with the chutes SDK."),
+)
+DEMO_IMAGES = (
+    ("hello", "0.1", "built and pushed"),
+    ("tts", "0.2", "building"),
+    ("broken", "0.1", "error: Step 4/9 : RUN pip install torch==9.9 -- no matching distribution"),
+    ("next", "0.3", "pending build"),
+)
+
+HELLO_CODE = '''from chutes.chute import Chute, NodeSelector
+
+chute = Chute(
+    username="demo",
+    name="hello-world",
+    image="demo/hello:0.1",
+    tagline="Says hello back",
+    node_selector=NodeSelector(gpu_count=1, min_vram_gb_per_gpu=16),
+)
+
+
+@chute.cord(public_api_path="/echo", public_api_method="POST")
+async def echo(self, text: str) -> str:
+    return f"hello, {text}"
+'''
+
+DEMO_CHUTES = (
+    # name, image, tagline, selector, shutdown_after, hot, shared_with, template
+    ("hello-world", "demo/hello:0.1", "Says hello back", {"gpu_count": 1}, 300, True, None, None),
+    ("echo-stream", "demo/hello:0.1", "Streams your words back", {"gpu_count": 1,
+     "min_vram_gb_per_gpu": 24}, 300, False, "alice", None),
+    ("llama-mini", "chutes/vllm:0.10.1", "A small Llama for tests", {"gpu_count": 2,
+     "min_vram_gb_per_gpu": 48}, 600, False, None, "vllm"),
+)
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    user_id: str
+    hotkey_seed: str
+    hotkey: str
+    payment_address: str
+    api_key: str
+
+
+def _secret(store: Store) -> str:
+    value = store.scalar("SELECT value FROM meta WHERE key = 'secret'")
+    if value is None:
+        value = secrets.token_hex(32)
+        with store.tx() as db:
+            db.execute("INSERT INTO meta (key, value) VALUES ('secret', ?)", (value,))
+    return value
+
+
+def _derive(secret: str, username: str, purpose: str) -> str:
+    return hashlib.sha256(f"{secret}:{username}:{purpose}".encode()).hexdigest()
+
+
+def credentials(store: Store, username: str) -> Credentials:
+    """The derived credentials of a seeded user (the user must exist)."""
+    secret = _secret(store)
+    seed = _derive(secret, username, "hotkey")
+    fingerprint = _derive(secret, username, "fingerprint")
+    user_id = str(uuid.uuid5(uuid.NAMESPACE_OID, hashlib.blake2b(fingerprint.encode()).hexdigest()))
+    key_id = str(uuid.UUID(_derive(secret, username, "api_key_id")[:32]))
+    tail = _derive(secret, username, "api_key")[:32]
+    api_key = f"cpk_{uuid.UUID(key_id).hex}.{uuid.UUID(user_id).hex}.{tail}"
+    payment = keys.hotkey_from_seed(_derive(secret, username, "payment"))
+    return Credentials(username, user_id, seed, keys.hotkey_from_seed(seed), payment, api_key)
+
+
+def seed(store: Store) -> None:
+    """Fill an empty database."""
+    now = time.time()
+    secret = _secret(store)
+    users = {}
+    with store.tx() as db:
+        for spec in USERS:
+            cred = credentials(store, spec.username)
+            users[spec.username] = cred
+            db.execute(
+                "INSERT INTO users (user_id, username, hotkey, coldkey, payment_address,"
+                " permissions_bitmask, balance, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                (cred.user_id, spec.username, cred.hotkey, keys.hotkey_from_seed(
+                    _derive(secret, spec.username, "coldkey")), cred.payment_address,
+                 spec.permissions, spec.balance, now_iso()),
+            )
+            db.execute(
+                "INSERT INTO api_keys (api_key_id, user_id, name, admin, key_hash, created_at)"
+                " VALUES (?,?,?,1,?,?)",
+                (str(uuid.UUID(cred.api_key[4:36])), cred.user_id, "sandbox",
+                 keys.hash_api_key(cred.api_key), now_iso()),
+            )
+        for name, tag, readme in STANDARD_IMAGES:
+            _image(db, users["chutes"], name, tag, "built and pushed", public=True, readme=readme)
+        for name, tag, status in DEMO_IMAGES:
+            _image(db, users["demo"], name, tag, status, public=False, readme=f"# {name}\n")
+        for row in DEMO_CHUTES:
+            _chute(db, store, users, now, *row)
+
+
+def _image(db, owner: Credentials, name: str, tag: str, status: str, public: bool,
+           readme: str) -> None:
+    stamp = now_iso()
+    started = None if status == "pending build" else stamp
+    done = stamp if status == "built and pushed" or status.startswith("error:") else None
+    log = "\n".join(
+        [f"Step 1/9 : FROM parachutes/python:3.12 ({owner.username}/{name}:{tag})",
+         "Step 2/9 : RUN pip install chutes==" + SDK_VERSION]
+        + ([status] if status.startswith("error:") else [])
+    )
+    db.execute(
+        "INSERT INTO images (image_id, user_id, name, tag, readme, public, status,"
+        " chutes_version, build_log, created_at, build_started_at, build_completed_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (image_uid(owner.username, name, tag), owner.user_id, name, tag, readme, int(public),
+         status, SDK_VERSION, log if started else "", stamp, started, done),
+    )
+
+
+def _chute(db, store: Store, users: dict[str, Credentials], now: float, name: str, image: str,
+           tagline: str, selector: dict, shutdown_after: int, hot: bool, shared_with: str | None,
+           template: str | None) -> None:
+    owner = users["demo"]
+    image_owner, _, name_tag = image.partition("/")
+    image_id = image_uid(image_owner, *name_tag.split(":"))
+    code = HELLO_CODE.replace('"hello-world"', f'"{name}"').replace("demo/hello:0.1", image)
+    chute_id = chute_uid(owner.username, name)
+    spec = {
+        "tagline": tagline,
+        "readme": f"# {name}\n\n{tagline}.\n\nDeployed from the chutes-tui sandbox seed.",
+        "tool_description": None,
+        "logo_id": None,
+        "standard_template": template,
+        "node_selector": selector,
+        "filename": "hello.py",
+        "ref_str": "hello:chute",
+        "concurrency": 1,
+        "max_instances": 1,
+        "scaling_threshold": 0.75,
+        "shutdown_after_seconds": shutdown_after,
+        "revision": "0" * 40 if template == "vllm" else None,
+        "cords": [{
+            "method": "POST", "path": "/echo", "public_api_path": "/echo",
+            "public_api_method": "POST", "stream": name == "echo-stream", "function": "echo",
+            "input_schema": {"type": "object", "properties": {"text": {"type": "string"}}},
+            "output_schema": {"type": "string"}, "output_content_type": None,
+            "minimal_input_schema": {"text": "hi"}, "passthrough": False,
+        }],
+        "jobs": [],
+        "chutes_version": SDK_VERSION,
+    }
+    stamp = now_iso()
+    db.execute(
+        "INSERT INTO chutes (chute_id, user_id, name, slug, public, version, image_id, code,"
+        " spec, invocation_count, created_at, updated_at) VALUES (?,?,?,?,0,?,?,?,?,?,?,?)",
+        (chute_id, owner.user_id, name, f"demo-{name}",
+         str(uuid.uuid5(uuid.NAMESPACE_OID, f"{image_id}:{code}")), image_id, code,
+         json.dumps(spec), {"hello-world": 1280, "echo-stream": 340}.get(name, 0), stamp, stamp),
+    )
+    if shared_with:
+        db.execute(
+            "INSERT INTO shares (chute_id, shared_by, shared_to, shared_at) VALUES (?,?,?,?)",
+            (chute_id, owner.user_id, users[shared_with].user_id, stamp.rstrip("Z")),
+        )
+    if hot:
+        db.execute(
+            "INSERT INTO instances (instance_id, chute_id, region, gpu_model_name, gpu_count,"
+            " hourly_rate, miner_hotkey, active, verified, created_at, last_verified_at,"
+            " verify_due, activate_due, idle_deadline, billed_from)"
+            " VALUES (?,?,?,?,?,?,?,1,1,?,?,?,?,?,NULL)",
+            (str(uuid.uuid5(uuid.NAMESPACE_OID, f"{chute_id}:seed-instance")), chute_id,
+             "us-east", "a4000", 1, 0.2, "5SeedMiner", stamp, stamp, now, now, now + ALWAYS_ON),
+        )

@@ -1,0 +1,73 @@
+"""Running the sandbox: in the foreground for `sandbox serve`, or in a thread when embedded."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from dataclasses import dataclass
+
+import uvicorn
+
+from chutes_tui.sandbox.app import create_app
+from chutes_tui.sandbox.settings import SandboxSettings
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    return sock
+
+
+def _server(settings: SandboxSettings, quiet: bool) -> uvicorn.Server:
+    config = uvicorn.Config(
+        create_app(settings),
+        log_level="warning" if quiet else "info",
+        access_log=not quiet,
+        timeout_graceful_shutdown=1,
+        lifespan="on",
+    )
+    return uvicorn.Server(config)
+
+
+def url_for(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def serve(settings: SandboxSettings, host: str, port: int, quiet: bool = False) -> None:
+    """Serve until interrupted."""
+    sock = bind(host, port)
+    server = _server(settings, quiet)
+    asyncio.run(server.serve(sockets=[sock]))
+
+
+@dataclass
+class RunningSandbox:
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def start_in_thread(
+    settings: SandboxSettings, host: str = "127.0.0.1", port: int = 0
+) -> RunningSandbox:
+    """Start a sandbox on a background thread and wait until it accepts requests."""
+    sock = bind(host, port)
+    server = _server(settings, quiet=True)
+    thread = threading.Thread(
+        target=lambda: asyncio.run(server.serve(sockets=[sock])), name="sandbox", daemon=True
+    )
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the sandbox failed to start")
+        threading.Event().wait(0.01)
+    return RunningSandbox(url_for(sock), server, thread)

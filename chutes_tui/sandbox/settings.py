@@ -1,0 +1,34 @@
+"""How a sandbox server is configured."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chutes_tui.core.pricing import FeeFormula, GpuTable
+
+DEFAULT_PORT = 8765
+
+
+def default_db_path() -> Path:
+    from platformdirs import user_data_path
+
+    return user_data_path("chutes-tui") / "sandbox.db"
+
+
+@dataclass
+class SandboxSettings:
+    db_path: Path | str = ":memory:"
+    speed: float = 1.0
+    seed: bool = True
+    fee_formula: FeeFormula = "linear"
+    tao_usd: float = 400.0
+    history_limit: int = 12
+    gpu_table: GpuTable = field(default_factory=GpuTable.load)
+    verify_after: float = 20.0
+    activate_after: float = 5.0
+    log_interval: float = 3.0
+
+    def real(self, simulated_seconds: float) -> float:
+        """Wall-clock seconds for a span of simulated time."""
+        return simulated_seconds / self.speed

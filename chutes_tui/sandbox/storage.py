@@ -1,0 +1,234 @@
+"""SQLite storage for the sandbox: WAL mode, one connection, every write in a transaction.
+
+The server runs on one event loop and SQLite calls are short, so the connection is used
+from that loop only. Rows come back as plain dicts; JSON columns are decoded.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    user_id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    hotkey TEXT NOT NULL UNIQUE,
+    coldkey TEXT NOT NULL,
+    payment_address TEXT NOT NULL,
+    permissions_bitmask INTEGER NOT NULL DEFAULT 0,
+    balance REAL NOT NULL DEFAULT 0,
+    logo_id TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    api_key_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    admin INTEGER NOT NULL DEFAULT 1,
+    key_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS images (
+    image_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(user_id),
+    name TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    readme TEXT NOT NULL DEFAULT '',
+    public INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL,
+    logo_id TEXT,
+    patch_version TEXT DEFAULT 'initial',
+    chutes_version TEXT,
+    build_log TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    build_started_at TEXT,
+    build_completed_at TEXT
+);
+CREATE INDEX IF NOT EXISTS images_by_user ON images(user_id, created_at);
+CREATE TABLE IF NOT EXISTS chutes (
+    chute_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(user_id),
+    name TEXT NOT NULL COLLATE NOCASE,
+    slug TEXT NOT NULL UNIQUE,
+    public INTEGER NOT NULL DEFAULT 0,
+    version TEXT NOT NULL,
+    image_id TEXT NOT NULL REFERENCES images(image_id),
+    code TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    invocation_count INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chutes_by_user ON chutes(user_id, name);
+CREATE INDEX IF NOT EXISTS chutes_by_image ON chutes(image_id);
+CREATE TABLE IF NOT EXISTS shares (
+    chute_id TEXT NOT NULL REFERENCES chutes(chute_id) ON DELETE CASCADE,
+    shared_by TEXT NOT NULL REFERENCES users(user_id),
+    shared_to TEXT NOT NULL REFERENCES users(user_id),
+    shared_at TEXT NOT NULL,
+    PRIMARY KEY (chute_id, shared_to)
+);
+CREATE TABLE IF NOT EXISTS instances (
+    instance_id TEXT PRIMARY KEY,
+    chute_id TEXT NOT NULL REFERENCES chutes(chute_id) ON DELETE CASCADE,
+    region TEXT NOT NULL,
+    gpu_model_name TEXT NOT NULL,
+    gpu_count INTEGER NOT NULL,
+    hourly_rate REAL NOT NULL,
+    miner_hotkey TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 0,
+    verified INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    last_verified_at TEXT,
+    verify_due REAL NOT NULL,
+    activate_due REAL NOT NULL,
+    idle_deadline REAL NOT NULL,
+    billed_from REAL
+);
+CREATE INDEX IF NOT EXISTS instances_by_chute ON instances(chute_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chute_history (
+    user_id TEXT NOT NULL,
+    chute_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    at REAL NOT NULL
+);
+"""
+
+JSON_COLUMNS = ("spec",)
+
+
+def now_iso() -> str:
+    """A timezone-aware timestamp as the API writes it: microseconds and `Z`."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def naive_iso() -> str:
+    """A naive UTC timestamp (share `shared_at` has no zone suffix)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def _row(cursor: sqlite3.Cursor, values: tuple) -> dict[str, Any]:
+    row = {column[0]: value for column, value in zip(cursor.description, values, strict=True)}
+    for key in JSON_COLUMNS:
+        if isinstance(row.get(key), str):
+            row[key] = json.loads(row[key])
+    return row
+
+
+class Store:
+    """The sandbox database."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = str(path)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = _row
+        self._lock = threading.RLock()
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA busy_timeout=5000")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: committed on success, rolled back on any exception."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    def one(self, sql: str, *args: Any) -> dict[str, Any] | None:
+        with self._lock:
+            return self.db.execute(sql, args).fetchone()
+
+    def all(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        with self._lock:
+            return self.db.execute(sql, args).fetchall()
+
+    def scalar(self, sql: str, *args: Any) -> Any:
+        with self._lock:
+            row = self.db.execute(sql, args).fetchone()
+        return next(iter(row.values())) if row else None
+
+    def is_empty(self) -> bool:
+        return not self.scalar("SELECT COUNT(*) AS n FROM users")
+
+    # users
+
+    def user(self, user_id: str) -> dict[str, Any] | None:
+        return self.one("SELECT * FROM users WHERE user_id = ?", user_id)
+
+    def user_by_hotkey(self, hotkey: str) -> dict[str, Any] | None:
+        return self.one("SELECT * FROM users WHERE hotkey = ?", hotkey)
+
+    def find_user(self, id_or_name: str) -> dict[str, Any] | None:
+        """A user by exact id or case-insensitive name."""
+        return self.one(
+            "SELECT * FROM users WHERE user_id = ? OR username = ? COLLATE NOCASE LIMIT 1",
+            id_or_name,
+            id_or_name,
+        )
+
+    def api_key(self, api_key_id: str) -> dict[str, Any] | None:
+        return self.one("SELECT * FROM api_keys WHERE api_key_id = ?", api_key_id)
+
+    # images
+
+    def image(self, image_id: str) -> dict[str, Any] | None:
+        return self.one("SELECT * FROM images WHERE image_id = ?", image_id)
+
+    def chutes_using_image(self, image_id: str) -> list[dict[str, Any]]:
+        return self.all("SELECT chute_id, name FROM chutes WHERE image_id = ?", image_id)
+
+    # chutes
+
+    def chute(self, chute_id: str) -> dict[str, Any] | None:
+        return self.one("SELECT * FROM chutes WHERE chute_id = ?", chute_id)
+
+    def shared_with(self, chute_id: str, user_id: str) -> bool:
+        return bool(
+            self.one(
+                "SELECT 1 AS x FROM shares WHERE chute_id = ? AND shared_to = ?",
+                chute_id,
+                user_id,
+            )
+        )
+
+    def instances(self, chute_id: str) -> list[dict[str, Any]]:
+        return self.all(
+            "SELECT * FROM instances WHERE chute_id = ? ORDER BY created_at, instance_id",
+            chute_id,
+        )
+
+    def instances_for(self, chute_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """Instances of many chutes in one query, keyed by chute id."""
+        found: dict[str, list[dict[str, Any]]] = {chute_id: [] for chute_id in chute_ids}
+        if not chute_ids:
+            return found
+        marks = ",".join("?" * len(chute_ids))
+        for row in self.all(
+            f"SELECT * FROM instances WHERE chute_id IN ({marks}) ORDER BY created_at",
+            *chute_ids,
+        ):
+            found[row["chute_id"]].append(row)
+        return found
+
+    def instance(self, instance_id: str) -> dict[str, Any] | None:
+        return self.one("SELECT * FROM instances WHERE instance_id = ?", instance_id)
