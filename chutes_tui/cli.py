@@ -27,15 +27,24 @@ def _sandbox_parser(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8765)")
     serve.add_argument("--db", type=Path, default=None, help="database file")
-    serve.add_argument("--speed", type=_positive, default=1.0,
-                       help="simulated seconds per real second (default 1)")
+    serve.add_argument(
+        "--speed", type=_positive, default=1.0, help="simulated seconds per real second (default 1)"
+    )
     serve.add_argument("--no-seed", action="store_true", help="start with an empty database")
-    serve.add_argument("--fee-formula", choices=("linear", "quadratic"), default="linear",
-                       help="deployment fee: 3 x gpus x rate (linear) or 3 x gpus^2 x rate")
+    serve.add_argument(
+        "--fee-formula",
+        choices=("linear", "quadratic"),
+        default="linear",
+        help="deployment fee: 3 x gpus x rate (linear) or 3 x gpus^2 x rate",
+    )
     serve.add_argument("--gpu-table", type=Path, default=None, help="GPU price table (JSON)")
     serve.add_argument("--tao-usd", type=_positive, default=400.0, help="TAO price in USD")
-    serve.add_argument("--history-limit", type=int, default=12,
-                       help="deploys/updates/deletes per user per 24 h (0: no limit)")
+    serve.add_argument(
+        "--history-limit",
+        type=int,
+        default=12,
+        help="deploys/updates/deletes per user per 24 h (0: no limit)",
+    )
     serve.add_argument("--quiet", action="store_true", help="no access log")
 
     config = actions.add_parser("config", help="print a chutes config.ini for a seeded user")

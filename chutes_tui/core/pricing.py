@@ -119,13 +119,13 @@ def _cheapest(selector: NodeSelector, table: GpuTable) -> tuple[list[str], float
 
 
 def compute_multiplier(selector: NodeSelector, table: GpuTable) -> float:
-    """`gpu_count × min(rate / max_rate)` over the supported GPUs."""
+    """`gpu_count x min(rate / max_rate)` over the supported GPUs."""
     _, cheapest = _cheapest(selector, table)
     return selector.gpu_count * cheapest
 
 
 def hourly_price(selector: NodeSelector, table: GpuTable) -> float:
-    """Estimated USD per hour for one instance: `gpu_count × cheapest rate`."""
+    """Estimated USD per hour for one instance: `gpu_count x cheapest rate`."""
     return table.max_rate * compute_multiplier(selector, table)
 
 
@@ -157,7 +157,7 @@ def deployment_fee(
 ) -> float:
     """The one-off fee for creating a chute (updates are free).
 
-    Linear: `3 × gpu_count × cheapest rate`. Quadratic (2025 servers) counts the GPUs twice.
+    Linear: `3 x gpu_count x cheapest rate`. Quadratic (2025 servers) counts the GPUs twice.
     """
     fee = hourly_price(selector, table) * 3
     if formula == "quadratic":

@@ -46,8 +46,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         run_server(settings, args.host, port, quiet=args.quiet)
     except OSError as error:
-        print(f"chutes-tui: cannot listen on {args.host}:{port}: {error.strerror}",
-              file=sys.stderr)
+        print(f"chutes-tui: cannot listen on {args.host}:{port}: {error.strerror}", file=sys.stderr)
         return 3
     return 0
 
@@ -77,11 +76,17 @@ def config(args: argparse.Namespace) -> int:
     try:
         text = config_text(args.user, args.url or f"http://127.0.0.1:{DEFAULT_PORT}", store)
         if text is None:
-            print(f"chutes-tui: no sandbox user {args.user!r} (seeded: demo, alice, bob)",
-                  file=sys.stderr)
+            print(
+                f"chutes-tui: no sandbox user {args.user!r} (seeded: demo, alice, bob)",
+                file=sys.stderr,
+            )
             return 2
-        print(credentials(store, store.find_user(args.user)["username"]).api_key
-              if args.api_key else text, end="\n" if args.api_key else "")
+        print(
+            credentials(store, store.find_user(args.user)["username"]).api_key
+            if args.api_key
+            else text,
+            end="\n" if args.api_key else "",
+        )
     finally:
         store.close()
     return 0

@@ -52,8 +52,10 @@ def verify(address: str, message: bytes, signature: bytes) -> bool:
 def new_api_key(user_id: str) -> tuple[str, str]:
     """A fresh `cpk_` key for a user: (api_key_id, secret)."""
     key_id = uuid.uuid4()
-    tail = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-                   for _ in range(32))
+    tail = "".join(
+        secrets.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        for _ in range(32)
+    )
     secret = f"cpk_{key_id.hex}.{uuid.UUID(user_id).hex}.{tail}"
     return str(key_id), secret
 

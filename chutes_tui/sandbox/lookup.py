@@ -73,7 +73,9 @@ def find_chute(store: Store, ref: str, user: Row | None) -> Row | None:
             owner_name,
             name,
         )
-    ranked = [(rank, chute) for chute in candidates if (rank := _rank(chute, user, store)) is not None]
+    ranked = [
+        (rank, chute) for chute in candidates if (rank := _rank(chute, user, store)) is not None
+    ]
     ranked.sort(key=lambda pair: (pair[0], pair[1]["created_at"]))
     return ranked[0][1] if ranked else None
 

@@ -76,8 +76,16 @@ class Renderer:
         body = {
             key: image[key]
             for key in (
-                "image_id", "name", "tag", "readme", "status", "created_at",
-                "build_started_at", "build_completed_at", "logo_id", "patch_version",
+                "image_id",
+                "name",
+                "tag",
+                "readme",
+                "status",
+                "created_at",
+                "build_started_at",
+                "build_completed_at",
+                "logo_id",
+                "patch_version",
                 "chutes_version",
             )
         }

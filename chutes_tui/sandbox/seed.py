@@ -48,7 +48,7 @@ DEMO_IMAGES = (
     ("next", "0.3", "pending build"),
 )
 
-HELLO_CODE = '''from chutes.chute import Chute, NodeSelector
+HELLO_CODE = """from chutes.chute import Chute, NodeSelector
 
 chute = Chute(
     username="demo",
@@ -62,16 +62,33 @@ chute = Chute(
 @chute.cord(public_api_path="/echo", public_api_method="POST")
 async def echo(self, text: str) -> str:
     return f"hello, {text}"
-'''
+"""
 
 DEMO_CHUTES = (
     # name, image, tagline, selector, shutdown_after, hot, shared_with, template
     ("hello-world", "demo/hello:0.1", "Says hello back", {"gpu_count": 1}, 300, True, None, None),
-    ("echo-stream", "demo/hello:0.1", "Streams your words back", {"gpu_count": 1,
-     "min_vram_gb_per_gpu": 24}, 300, False, "alice", None),
-    ("llama-mini", "chutes/vllm:0.10.1", "A small Llama for tests", {"gpu_count": 2,
-     "min_vram_gb_per_gpu": 48}, 600, False, None, "vllm"),
+    (
+        "echo-stream",
+        "demo/hello:0.1",
+        "Streams your words back",
+        {"gpu_count": 1, "min_vram_gb_per_gpu": 24},
+        300,
+        False,
+        "alice",
+        None,
+    ),
+    (
+        "llama-mini",
+        "chutes/vllm:0.10.1",
+        "A small Llama for tests",
+        {"gpu_count": 2, "min_vram_gb_per_gpu": 48},
+        600,
+        False,
+        None,
+        "vllm",
+    ),
 )
+
 
 @dataclass(frozen=True)
 class Credentials:
@@ -121,15 +138,27 @@ def seed(store: Store) -> None:
             db.execute(
                 "INSERT INTO users (user_id, username, hotkey, coldkey, payment_address,"
                 " permissions_bitmask, balance, created_at) VALUES (?,?,?,?,?,?,?,?)",
-                (cred.user_id, spec.username, cred.hotkey, keys.hotkey_from_seed(
-                    _derive(secret, spec.username, "coldkey")), cred.payment_address,
-                 spec.permissions, spec.balance, now_iso()),
+                (
+                    cred.user_id,
+                    spec.username,
+                    cred.hotkey,
+                    keys.hotkey_from_seed(_derive(secret, spec.username, "coldkey")),
+                    cred.payment_address,
+                    spec.permissions,
+                    spec.balance,
+                    now_iso(),
+                ),
             )
             db.execute(
                 "INSERT INTO api_keys (api_key_id, user_id, name, admin, key_hash, created_at)"
                 " VALUES (?,?,?,1,?,?)",
-                (str(uuid.UUID(cred.api_key[4:36])), cred.user_id, "sandbox",
-                 keys.hash_api_key(cred.api_key), now_iso()),
+                (
+                    str(uuid.UUID(cred.api_key[4:36])),
+                    cred.user_id,
+                    "sandbox",
+                    keys.hash_api_key(cred.api_key),
+                    now_iso(),
+                ),
             )
         for name, tag, readme in STANDARD_IMAGES:
             _image(db, users["chutes"], name, tag, "built and pushed", public=True, readme=readme)
@@ -139,28 +168,54 @@ def seed(store: Store) -> None:
             _chute(db, store, users, now, *row)
 
 
-def _image(db, owner: Credentials, name: str, tag: str, status: str, public: bool,
-           readme: str) -> None:
+def _image(
+    db, owner: Credentials, name: str, tag: str, status: str, public: bool, readme: str
+) -> None:
     stamp = now_iso()
     started = None if status == "pending build" else stamp
     done = stamp if status == "built and pushed" or status.startswith("error:") else None
     log = "\n".join(
-        [f"Step 1/9 : FROM parachutes/python:3.12 ({owner.username}/{name}:{tag})",
-         "Step 2/9 : RUN pip install chutes==" + SDK_VERSION]
+        [
+            f"Step 1/9 : FROM parachutes/python:3.12 ({owner.username}/{name}:{tag})",
+            "Step 2/9 : RUN pip install chutes==" + SDK_VERSION,
+        ]
         + ([status] if status.startswith("error:") else [])
     )
     db.execute(
         "INSERT INTO images (image_id, user_id, name, tag, readme, public, status,"
         " chutes_version, build_log, created_at, build_started_at, build_completed_at)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        (image_uid(owner.username, name, tag), owner.user_id, name, tag, readme, int(public),
-         status, SDK_VERSION, log if started else "", stamp, started, done),
+        (
+            image_uid(owner.username, name, tag),
+            owner.user_id,
+            name,
+            tag,
+            readme,
+            int(public),
+            status,
+            SDK_VERSION,
+            log if started else "",
+            stamp,
+            started,
+            done,
+        ),
     )
 
 
-def _chute(db, store: Store, users: dict[str, Credentials], now: float, name: str, image: str,
-           tagline: str, selector: dict, shutdown_after: int, hot: bool, shared_with: str | None,
-           template: str | None) -> None:
+def _chute(
+    db,
+    store: Store,
+    users: dict[str, Credentials],
+    now: float,
+    name: str,
+    image: str,
+    tagline: str,
+    selector: dict,
+    shutdown_after: int,
+    hot: bool,
+    shared_with: str | None,
+    template: str | None,
+) -> None:
     owner = users["demo"]
     image_owner, _, name_tag = image.partition("/")
     image_id = image_uid(image_owner, *name_tag.split(":"))
@@ -180,13 +235,21 @@ def _chute(db, store: Store, users: dict[str, Credentials], now: float, name: st
         "scaling_threshold": 0.75,
         "shutdown_after_seconds": shutdown_after,
         "revision": "0" * 40 if template == "vllm" else None,
-        "cords": [{
-            "method": "POST", "path": "/echo", "public_api_path": "/echo",
-            "public_api_method": "POST", "stream": name == "echo-stream", "function": "echo",
-            "input_schema": {"type": "object", "properties": {"text": {"type": "string"}}},
-            "output_schema": {"type": "string"}, "output_content_type": None,
-            "minimal_input_schema": {"text": "hi"}, "passthrough": False,
-        }],
+        "cords": [
+            {
+                "method": "POST",
+                "path": "/echo",
+                "public_api_path": "/echo",
+                "public_api_method": "POST",
+                "stream": name == "echo-stream",
+                "function": "echo",
+                "input_schema": {"type": "object", "properties": {"text": {"type": "string"}}},
+                "output_schema": {"type": "string"},
+                "output_content_type": None,
+                "minimal_input_schema": {"text": "hi"},
+                "passthrough": False,
+            }
+        ],
         "jobs": [],
         "chutes_version": SDK_VERSION,
     }
@@ -194,9 +257,19 @@ def _chute(db, store: Store, users: dict[str, Credentials], now: float, name: st
     db.execute(
         "INSERT INTO chutes (chute_id, user_id, name, slug, public, version, image_id, code,"
         " spec, invocation_count, created_at, updated_at) VALUES (?,?,?,?,0,?,?,?,?,?,?,?)",
-        (chute_id, owner.user_id, name, f"demo-{name}",
-         str(uuid.uuid5(uuid.NAMESPACE_OID, f"{image_id}:{code}")), image_id, code,
-         json.dumps(spec), {"hello-world": 1280, "echo-stream": 340}.get(name, 0), stamp, stamp),
+        (
+            chute_id,
+            owner.user_id,
+            name,
+            f"demo-{name}",
+            str(uuid.uuid5(uuid.NAMESPACE_OID, f"{image_id}:{code}")),
+            image_id,
+            code,
+            json.dumps(spec),
+            {"hello-world": 1280, "echo-stream": 340}.get(name, 0),
+            stamp,
+            stamp,
+        ),
     )
     if shared_with:
         db.execute(
@@ -209,6 +282,18 @@ def _chute(db, store: Store, users: dict[str, Credentials], now: float, name: st
             " hourly_rate, miner_hotkey, active, verified, created_at, last_verified_at,"
             " verify_due, activate_due, idle_deadline, billed_from)"
             " VALUES (?,?,?,?,?,?,?,1,1,?,?,?,?,?,NULL)",
-            (str(uuid.uuid5(uuid.NAMESPACE_OID, f"{chute_id}:seed-instance")), chute_id,
-             "us-east", "a4000", 1, 0.2, "5SeedMiner", stamp, stamp, now, now, now + ALWAYS_ON),
+            (
+                str(uuid.uuid5(uuid.NAMESPACE_OID, f"{chute_id}:seed-instance")),
+                chute_id,
+                "us-east",
+                "a4000",
+                1,
+                0.2,
+                "5SeedMiner",
+                stamp,
+                stamp,
+                now,
+                now,
+                now + ALWAYS_ON,
+            ),
         )

@@ -167,7 +167,9 @@ async def update_chute(request: Request, ref: str, user: Caller = Depends(caller
 
 
 @router.delete("/chutes/{ref:path}")
-async def delete_chute(request: Request, ref: str, user: Caller = Depends(caller("chutes"))) -> dict:
+async def delete_chute(
+    request: Request, ref: str, user: Caller = Depends(caller("chutes"))
+) -> dict:
     box = sandbox(request)
     if not UUID_RE.match(ref):
         raise HTTPException(400, "Must use chute UUID to delete.")

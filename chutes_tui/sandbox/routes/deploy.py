@@ -100,7 +100,8 @@ async def deploy(
         )
         if recent >= settings.history_limit:
             raise HTTPException(
-                429, f"You many only update/create {settings.history_limit} chutehistorys per 24 hours."
+                429,
+                f"You many only update/create {settings.history_limit} chutehistorys per 24 hours.",
             )
     if body.public and not _has(user, PUBLIC_MODELS):
         raise HTTPException(
@@ -179,8 +180,17 @@ async def deploy(
             " version = excluded.version, image_id = excluded.image_id, code = excluded.code,"
             " spec = excluded.spec, updated_at = excluded.updated_at",
             (
-                chute_id, user["user_id"], body.name, slug, int(body.public), version,
-                image["image_id"], body.code, json.dumps(spec), created_at, stamp,
+                chute_id,
+                user["user_id"],
+                body.name,
+                slug,
+                int(body.public),
+                version,
+                image["image_id"],
+                body.code,
+                json.dumps(spec),
+                created_at,
+                stamp,
             ),
         )
         db.execute(

@@ -36,8 +36,7 @@ async def list_images(
     clause = " AND ".join(where)
     total = box.store.scalar(f"SELECT COUNT(*) AS n FROM images WHERE {clause}", *args)
     rows = box.store.all(
-        f"SELECT * FROM images WHERE {clause} ORDER BY created_at DESC, image_id"
-        " LIMIT ? OFFSET ?",
+        f"SELECT * FROM images WHERE {clause} ORDER BY created_at DESC, image_id LIMIT ? OFFSET ?",
         *args,
         max(limit, 0),
         max(page, 0) * max(limit, 0),

@@ -49,7 +49,9 @@ def _bounty(box: Sandbox, instances: list[dict]) -> dict | None:
     """Cold chutes carry a bounty that grows with the age of the oldest pending instance."""
     if not instances or _hot(instances):
         return None
-    oldest = min(row["verify_due"] - box.settings.real(box.settings.verify_after) for row in instances)
+    oldest = min(
+        row["verify_due"] - box.settings.real(box.settings.verify_after) for row in instances
+    )
     age = (time.time() - oldest) * box.settings.speed
     boost = 1.5 + min(age / (180 * 60), 1.0)
     return {
