@@ -1,0 +1,201 @@
+"""Simulated instances: warmup streams, hot and cold, idle shutdown, instance log streams."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+
+import httpx
+
+from tests.conftest import body_bytes, deploy_body
+
+
+def deploy(sandbox, **changes) -> dict:
+    body = deploy_body(**changes)
+    raw = body_bytes(body)
+    with sandbox.http() as http:
+        reply = http.post(
+            "/chutes/?accept_fee=true", content=raw, headers=sandbox.users["demo"].signed(body=raw)
+        )
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def chute(sandbox, name: str, user: str = "demo") -> dict:
+    with sandbox.http() as http:
+        return http.get(f"/chutes/{name}", headers=sandbox.users[user].key_headers()).json()
+
+
+def wait_for(predicate, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def sse_data(lines: list[str]) -> list[dict]:
+    return [json.loads(line[6:]) for line in lines if line.startswith("data: ")]
+
+
+def test_warmup_streams_cold_then_one_hot_line_then_closes(sandbox):
+    demo = sandbox.users["demo"]
+    with sandbox.http() as http:
+        with http.stream("GET", "/chutes/warmup/llama-mini", headers=demo.signed("chutes")) as r:
+            assert r.status_code == 200
+            assert r.headers["content-type"].startswith("text/event-stream")
+            raw = r.read().decode()
+    assert "\n\n" in raw
+    events = sse_data(raw.splitlines())
+    assert events[0] == {"status": "cold", "log": "waiting for instances ..."}
+    assert events[-1] == {"status": "hot", "log": "chute is hot, 1 instances available"}
+    assert [event["status"] for event in events].count("hot") == 1
+    assert 'data: {"status": "cold", "log": "waiting for instances ..."}' in raw
+    assert chute(sandbox, "llama-mini")["hot"] is True
+
+
+def test_quick_warmup_reports_pending_instances_then_hot(sandbox):
+    demo = sandbox.users["demo"]
+    with sandbox.http() as http:
+        first = http.get("/chutes/warmup/echo-stream?quick=true", headers=demo.key_headers())
+        assert first.status_code == 200
+        status = first.json()
+        assert status["status"] == "cold" and status["instance_count"] == 0
+        assert len(status["instances"]) == 1
+        instance = status["instances"][0]
+        assert instance["active"] is False and instance["gpu_count"] == 1
+        assert instance["gpu_model_name"]
+        assert status["bounty"]["amount"] >= 100
+
+        def hot():
+            reply = http.get("/chutes/warmup/echo-stream?quick=true", headers=demo.key_headers())
+            return reply.json() if reply.json()["status"] == "hot" else None
+
+        status = wait_for(hot)
+    assert status["instance_count"] == 1 and status["bounty"] is None
+    assert status["instances"][0]["instance_id"] == instance["instance_id"]
+
+
+def test_deploy_goes_hot_then_idles_down_to_cold(sandbox):
+    created = deploy(sandbox, shutdown_after_seconds=60)
+    states = [(i["verified"], i["active"]) for i in created["instances"]]
+    assert states == [(False, False)]
+    wait_for(lambda: chute(sandbox, "test-chute")["hot"])
+    # 60 simulated seconds at speed 100 is 0.6 s of idling.
+    wait_for(lambda: not chute(sandbox, "test-chute")["instances"], timeout=10)
+    assert chute(sandbox, "test-chute")["hot"] is False
+
+
+def test_running_private_instances_cost_the_owner(sandbox):
+    deploy(sandbox)
+    wait_for(lambda: chute(sandbox, "test-chute")["hot"])
+    demo = sandbox.users["demo"]
+    with sandbox.http() as http:
+        start = http.get("/users/me", headers=demo.key_headers()).json()["balance"]
+        time.sleep(1.0)
+        later = http.get("/users/me", headers=demo.key_headers()).json()["balance"]
+    # One a4000 at $0.20/h for ~100 simulated seconds costs about $0.0056.
+    assert 0.003 < start - later < 0.012
+
+
+def test_update_replaces_instances(sandbox):
+    first = deploy(sandbox)
+    old = first["instances"][0]["instance_id"]
+    second = deploy(sandbox, code="print('v2')\n")
+    assert [i["instance_id"] for i in second["instances"]] != [old]
+    assert len(second["instances"]) == 1
+
+
+def read_events(response: httpx.Response, count: int) -> list[str]:
+    lines = []
+    for line in response.iter_lines():
+        if line:
+            lines.append(line)
+        if len(lines) >= count:
+            break
+    return lines
+
+
+def test_instance_logs_stream_connected_backfill_live_and_keepalive(sandbox):
+    created = deploy(sandbox)
+    instance_id = created["instances"][0]["instance_id"]
+    wait_for(lambda: chute(sandbox, "test-chute")["hot"])
+    demo = sandbox.users["demo"]
+    with sandbox.http() as http:
+        url = f"/instances/{instance_id}/logs?backfill=2"
+        with http.stream("GET", url, headers=demo.signed("logs")) as reply:
+            assert reply.status_code == 200
+            assert reply.headers["cache-control"] == "no-cache"
+            lines = read_events(reply, 12)
+    events = sse_data(lines)
+    assert events[0] == {"event": "connected", "filename": "current"}
+    logs = [event["log"] for event in events[1:]]
+    assert len(logs) >= 3  # two backfilled, then live lines
+    assert "." in lines  # keep-alives between live lines
+    assert any("_ping" in line for line in logs)
+
+
+def test_instance_log_errors(sandbox):
+    created = deploy(sandbox)
+    instance_id = created["instances"][0]["instance_id"]
+    with sandbox.http() as http:
+        demo = sandbox.users["demo"].key_headers()
+        missing = http.get("/instances/00000000-0000-0000-0000-000000000000/logs", headers=demo)
+        assert (missing.status_code, missing.json()["detail"]) == (404, "Instance not found.")
+        bad = http.get(f"/instances/{instance_id}/logs?backfill=10001", headers=demo)
+        assert bad.status_code == 400
+        assert bad.json()["detail"] == "`backfill` must be between 0 and 10000 (lines of logs)"
+        other = http.get(
+            f"/instances/{instance_id}/logs", headers=sandbox.users["bob"].key_headers()
+        )
+        assert other.status_code == 403
+        assert other.json()["detail"] == "You may only view logs for your own (private) chutes."
+
+
+def test_instance_log_stream_ends_when_the_instance_goes(sandbox):
+    created = deploy(sandbox, shutdown_after_seconds=60)
+    instance_id = created["instances"][0]["instance_id"]
+    with sandbox.http() as http:
+        url = f"/instances/{instance_id}/logs?backfill=100"
+        with http.stream("GET", url, headers=sandbox.users["demo"].key_headers()) as reply:
+            text = reply.read().decode()
+    assert "shutting down: idle for 60s" in text
+
+
+def test_warmup_refuses_an_empty_balance_and_unknown_chutes(sandbox):
+    db = sqlite3.connect(sandbox.db_path)
+    with db:
+        db.execute("UPDATE users SET balance = 0 WHERE username = 'alice'")
+    db.close()
+    alice = sandbox.users["alice"]
+    with sandbox.http() as http:
+        reply = http.get("/chutes/warmup/echo-stream?quick=true", headers=alice.key_headers())
+        assert reply.status_code == 402
+        assert reply.json()["detail"] == (
+            "Account balance is $0.0, please top-up with fiat or send tao to"
+            f" {alice.creds.payment_address}"
+        )
+        bob = sandbox.users["bob"].key_headers()
+        reply = http.get("/chutes/warmup/echo-stream", headers=bob)
+        assert reply.status_code == 404
+        assert reply.json()["detail"] == "Chute not found, or does not belong to you"
+
+
+def test_instances_survive_a_restart(tmp_path):
+    from tests.conftest import start_sandbox
+
+    box = start_sandbox(tmp_path)
+    try:
+        created = deploy(box)
+        instance_id = created["instances"][0]["instance_id"]
+    finally:
+        box.running.stop()
+    box = start_sandbox(tmp_path)
+    try:
+        wait_for(lambda: chute(box, "test-chute")["hot"])
+        assert [i["instance_id"] for i in chute(box, "test-chute")["instances"]] == [instance_id]
+    finally:
+        box.running.stop()
