@@ -43,11 +43,14 @@ def sse_data(lines: list[str]) -> list[dict]:
 
 def test_warmup_streams_cold_then_one_hot_line_then_closes(sandbox):
     demo = sandbox.users["demo"]
-    with sandbox.http() as http:
-        with http.stream("GET", "/chutes/warmup/llama-mini", headers=demo.signed("chutes")) as r:
-            assert r.status_code == 200
-            assert r.headers["content-type"].startswith("text/event-stream")
-            raw = r.read().decode()
+    headers = demo.signed("chutes")
+    with (
+        sandbox.http() as http,
+        http.stream("GET", "/chutes/warmup/llama-mini", headers=headers) as r,
+    ):
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        raw = r.read().decode()
     assert "\n\n" in raw
     events = sse_data(raw.splitlines())
     assert events[0] == {"status": "cold", "log": "waiting for instances ..."}
