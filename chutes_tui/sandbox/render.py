@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from chutes_tui.client import models
+from chutes_tui.client.models import Chute, Image, Instance, NodeSelector, User
 from chutes_tui.core import pricing
 from chutes_tui.sandbox.settings import SandboxSettings
 from chutes_tui.sandbox.storage import Store
@@ -70,7 +70,7 @@ class Renderer:
             "netuids": None,
             "quotas": None,
         }
-        return models.User.model_validate(body).model_dump(mode="json")
+        return User.model_validate(body).model_dump(mode="json")
 
     def image(self, image: Row) -> dict[str, Any]:
         body = {
@@ -94,7 +94,7 @@ class Renderer:
             user=user_ref(self.owner(image["user_id"])),
             logo=logo_url(image["logo_id"]),
         )
-        return models.Image.model_validate(body).model_dump(mode="json")
+        return Image.model_validate(body).model_dump(mode="json")
 
     def chute(
         self,
@@ -106,7 +106,7 @@ class Renderer:
     ) -> dict[str, Any]:
         spec = chute["spec"]
         table = self.settings.gpu_table
-        selector = models.NodeSelector.model_validate(spec["node_selector"])
+        selector = NodeSelector.model_validate(spec["node_selector"])
         supported = pricing.supported_gpus(selector, table)
         multiplier = pricing.compute_multiplier(selector, table) if supported else None
         price = (
@@ -158,7 +158,7 @@ class Renderer:
             "shutdown_after_seconds": None if public else spec.get("shutdown_after_seconds", 300),
             "hot": any(row["active"] and row["verified"] for row in instances),
         }
-        return models.Chute.model_validate(body).model_dump(mode="json")
+        return Chute.model_validate(body).model_dump(mode="json")
 
     @staticmethod
     def _cord(cord: dict[str, Any], include_schemas: bool) -> dict[str, Any]:
@@ -168,7 +168,7 @@ class Renderer:
 
 
 def instance_out(row: Row) -> dict[str, Any]:
-    return models.Instance.model_validate(
+    return Instance.model_validate(
         {
             "instance_id": row["instance_id"],
             "region": row["region"],

@@ -6,6 +6,7 @@ import re
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
+from chutes_tui.client.models import Share
 from chutes_tui.core import pricing
 from chutes_tui.sandbox.auth import Caller, caller
 from chutes_tui.sandbox.context import sandbox
@@ -36,7 +37,7 @@ async def shares(request: Request, user_id: str, user: Caller = Depends(caller()
         " ORDER BY shared_at DESC",
         user["user_id"],
     )
-    return rows
+    return [Share.model_validate(row).model_dump(mode="json") for row in rows]
 
 
 @router.get("/pricing")
