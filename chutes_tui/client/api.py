@@ -1,0 +1,435 @@
+"""The async Chutes API client: one `httpx.AsyncClient` per session, typed methods.
+
+Idempotent GETs retry on connect errors, 429 and 5xx with capped, jittered backoff.
+Nothing else is ever retried: a deploy whose reply was lost is reconciled by reading the
+chute back, never by sending it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+# httpx imports its optional command line (click, rich, pygments) when they are installed;
+# the client never needs it, and skipping it keeps headless start-up fast.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+import httpx  # noqa: E402
+
+from chutes_tui.client import models  # noqa: E402
+from chutes_tui.client.errors import (  # noqa: E402
+    ChutesError,
+    NotFound,
+    ServerError,
+    StreamBroken,
+    TimedOut,
+    Unreachable,
+    error_for,
+)
+from chutes_tui.client.sse import ServerEvent, iter_events  # noqa: E402
+from chutes_tui.config import Connection  # noqa: E402
+
+log = logging.getLogger("chutes_tui.client")
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+USER_AGENT = "chutes-tui"
+SDK_VERSION_HEADER = {"X-Chutes-Version": "0.6.9"}
+
+
+class DeployOutcomeUnknown(ServerError):
+    """The deploy was sent but its reply was lost, and reading back could not settle it."""
+
+
+def is_uuid(text: str) -> bool:
+    return bool(UUID_RE.match(text))
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _body(payload: Any) -> bytes:
+    """Compact JSON: the bytes that are hashed are the bytes that are sent."""
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+class ChutesClient:
+    """Typed access to one Chutes API with one connection pool."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.connection = connection
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._sleep = sleep
+        self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
+        self._stream_timeout = httpx.Timeout(None, connect=connect_timeout)
+        self._http = httpx.AsyncClient(
+            base_url=connection.base_url,
+            transport=transport,
+            timeout=self._timeout,
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=False,
+        )
+
+    async def __aenter__(self) -> ChutesClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # plumbing
+
+    def _auth(self, method: str, purpose: str | None, body: bytes | None) -> dict[str, str]:
+        return self.connection.credentials.headers(purpose, body, method)
+
+    def _delay(self, attempt: int, hint: float | None = None) -> float:
+        if hint is not None:
+            return min(hint, self.max_backoff)
+        ceiling = min(self.max_backoff, self.backoff * 2**attempt)
+        return random.uniform(ceiling / 2, ceiling)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        purpose: str | None = None,
+        params: dict[str, Any] | None = None,
+        payload: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout: httpx.Timeout | None = None,
+    ) -> httpx.Response:
+        """Send one request; GETs retry, everything else goes exactly once."""
+        body = None if payload is None else _body(payload)
+        retryable = method == "GET"
+        params = {key: value for key, value in (params or {}).items() if value is not None}
+        attempt = 0
+        while True:
+            request_headers = {**self._auth(method, purpose, body), **(headers or {})}
+            if body is not None:
+                request_headers["Content-Type"] = "application/json"
+            try:
+                response = await self._http.request(
+                    method,
+                    path,
+                    params=params,
+                    content=body,
+                    headers=request_headers,
+                    timeout=timeout or self._timeout,
+                )
+            except httpx.ConnectError as error:
+                if retryable and attempt < self.retries:
+                    await self._sleep(self._delay(attempt))
+                    attempt += 1
+                    continue
+                raise Unreachable(
+                    f"cannot reach the Chutes API at {self.connection.base_url}: {_why(error)}"
+                ) from None
+            except httpx.TimeoutException:
+                raise TimedOut(f"{method} {path}: no reply from the Chutes API in time") from None
+            except httpx.TransportError as error:
+                raise Unreachable(
+                    f"{method} {path}: the connection failed: {_why(error)}", sent=True
+                ) from None
+            if response.status_code < 400:
+                return response
+            retry_hint = _retry_after(response)
+            if (
+                retryable
+                and attempt < self.retries
+                and (response.status_code == 429 or response.status_code >= 500)
+            ):
+                await self._sleep(self._delay(attempt, retry_hint))
+                attempt += 1
+                continue
+            raise error_for(response.status_code, _detail(response), retry_hint)
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self._send(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            raise ServerError(
+                f"{method} {path}: the API replied with something that is not JSON"
+                f" (HTTP {response.status_code})",
+                response.status_code,
+            ) from None
+
+    async def _model(self, model: type, method: str, path: str, **kwargs: Any) -> Any:
+        data = await self._json(method, path, **kwargs)
+        try:
+            return model.model_validate(data)
+        except Exception as error:  # pydantic.ValidationError, kept lazy
+            raise ServerError(f"{method} {path}: unexpected reply shape: {error}") from None
+
+    # users
+
+    async def me(self) -> models.User:
+        return await self._model(models.User, "GET", "/users/me", purpose="me")
+
+    async def name_check(self, username: str) -> models.NameCheck:
+        return await self._model(
+            models.NameCheck, "GET", "/users/name_check", params={"username": username}
+        )
+
+    async def list_shares(self) -> list[models.Share]:
+        data = await self._json("GET", "/users/me/shares")
+        return [models.Share.model_validate(item) for item in data]
+
+    # images
+
+    async def list_images(
+        self,
+        page: int = 0,
+        limit: int = 25,
+        name: str | None = None,
+        include_public: bool = False,
+    ) -> models.Page[models.Image]:
+        params = {"page": page, "limit": limit, "name": name, "include_public": include_public}
+        return await self._model(
+            models.Page[models.Image], "GET", "/images/", purpose="images", params=params
+        )
+
+    async def get_image(self, ref: str) -> models.Image:
+        return await self._model(models.Image, "GET", f"/images/{ref}", purpose="images")
+
+    async def delete_image(self, ref: str) -> models.Deleted:
+        return await self._model(models.Deleted, "DELETE", f"/images/{ref}", purpose="images")
+
+    # chutes
+
+    async def list_chutes(
+        self,
+        page: int = 0,
+        limit: int = 25,
+        name: str | None = None,
+        include_public: bool = False,
+    ) -> models.Page[models.Chute]:
+        params = {"page": page, "limit": limit, "name": name, "include_public": include_public}
+        result = await self._model(
+            models.Page[models.Chute], "GET", "/chutes/", purpose="chutes", params=params
+        )
+        refs = result.cord_refs or {}
+        for chute in result.items:
+            if chute.cords is None and chute.cord_ref_id in refs:
+                chute.cords = refs[chute.cord_ref_id]
+        return result
+
+    async def get_chute(self, ref: str) -> models.Chute:
+        return await self._model(models.Chute, "GET", f"/chutes/{ref}", purpose="chutes")
+
+    async def chute_id(self, ref: str) -> str:
+        """The UUID of a chute given its id or name (newer servers delete by UUID only)."""
+        return ref if is_uuid(ref) else (await self.get_chute(ref)).chute_id
+
+    async def code(self, ref: str) -> str:
+        chute_id = await self.chute_id(ref)
+        response = await self._send("GET", f"/chutes/code/{chute_id}", purpose="chutes")
+        return response.text
+
+    async def update_chute(self, ref: str, changes: dict[str, Any]) -> models.Chute:
+        chute_id = await self.chute_id(ref)
+        return await self._model(models.Chute, "PUT", f"/chutes/{chute_id}", payload=changes)
+
+    async def delete_chute(self, ref: str) -> models.Deleted:
+        chute_id = await self.chute_id(ref)
+        return await self._model(models.Deleted, "DELETE", f"/chutes/{chute_id}", purpose="chutes")
+
+    async def deploy(self, body: dict[str, Any], accept_fee: bool = False) -> models.Chute:
+        """`POST /chutes/` exactly once; a lost reply is settled by reading the chute back."""
+        params = {"accept_fee": str(bool(accept_fee)).lower()}
+        try:
+            return await self._model(
+                models.Chute,
+                "POST",
+                "/chutes/",
+                params=params,
+                payload=body,
+                headers=SDK_VERSION_HEADER,
+                timeout=self._stream_timeout,
+            )
+        except (TimedOut, Unreachable) as lost:
+            if isinstance(lost, Unreachable) and not lost.sent:
+                raise  # never connected: nothing was sent
+            return await self._reconcile_deploy(body, lost)
+
+    async def _reconcile_deploy(self, body: dict[str, Any], lost: ChutesError) -> models.Chute:
+        try:
+            chute = await self.get_chute(body["name"])
+            code = await self.code(chute.chute_id)
+        except NotFound:
+            raise Unreachable(
+                f"the deploy of {body['name']} got no reply and the chute does not exist:"
+                " it was not deployed, so it is safe to try again"
+            ) from None
+        except ChutesError as error:
+            raise DeployOutcomeUnknown(
+                f"the deploy of {body['name']} got no reply ({lost.message}) and reading it back"
+                f" failed ({error.message}): check with `chutes-tui --no-ui chutes get"
+                f" {body['name']}` before deploying again"
+            ) from None
+        if code == body.get("code"):
+            return chute
+        raise Unreachable(
+            f"the deploy of {body['name']} got no reply and the chute on the server has other"
+            " code: this version was not deployed, so it is safe to try again"
+        )
+
+    async def share(self, chute: str, user: str) -> models.StatusReply:
+        payload = {"chute_id_or_name": chute, "user_id_or_name": user}
+        return await self._model(models.StatusReply, "POST", "/chutes/share", payload=payload)
+
+    async def unshare(self, chute: str, user: str) -> models.StatusReply:
+        payload = {"chute_id_or_name": chute, "user_id_or_name": user}
+        return await self._model(models.StatusReply, "POST", "/chutes/unshare", payload=payload)
+
+    # live
+
+    async def warmup_status(self, ref: str) -> models.QuickWarmup:
+        return await self._model(
+            models.QuickWarmup,
+            "GET",
+            f"/chutes/warmup/{ref}",
+            purpose="chutes",
+            params={"quick": "true"},
+        )
+
+    @asynccontextmanager
+    async def _stream(
+        self, path: str, purpose: str, params: dict[str, Any] | None = None
+    ) -> AsyncIterator[httpx.Response]:
+        request = self._http.build_request(
+            "GET",
+            path,
+            params=params,
+            headers=self._auth("GET", purpose, None),
+            timeout=self._stream_timeout,
+        )
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.ConnectError as error:
+            raise Unreachable(
+                f"cannot reach the Chutes API at {self.connection.base_url}: {_why(error)}"
+            ) from None
+        except httpx.TransportError as error:
+            raise Unreachable(f"GET {path}: the connection failed: {_why(error)}") from None
+        try:
+            if response.status_code >= 400:
+                await response.aread()
+                raise error_for(response.status_code, _detail(response), _retry_after(response))
+            yield response
+        finally:
+            await response.aclose()
+
+    async def _events(
+        self, path: str, purpose: str, params: dict[str, Any] | None = None
+    ) -> AsyncIterator[ServerEvent]:
+        async with self._stream(path, purpose, params) as response:
+            try:
+                async for event in iter_events(response.aiter_bytes()):
+                    yield event
+            except httpx.TransportError as error:
+                raise StreamBroken(f"GET {path}: the stream broke: {_why(error)}") from None
+
+    async def warmup(self, ref: str) -> AsyncIterator[models.WarmupEvent]:
+        """The warmup stream: `cold` events, then one `hot` event when the chute is ready."""
+        async for event in self._events(f"/chutes/warmup/{ref}", "chutes"):
+            if event.is_data:
+                yield models.WarmupEvent.model_validate(_event_json(event))
+
+    async def instance_logs(
+        self,
+        instance_id: str,
+        backfill: int = 100,
+        reconnect: bool = False,
+        attempts: int = 5,
+    ) -> AsyncIterator[str]:
+        """Log lines of one instance; with `reconnect`, a broken stream is reopened."""
+        failures = 0
+        params = {"backfill": backfill}
+        while True:
+            try:
+                async for event in self._events(f"/instances/{instance_id}/logs", "logs", params):
+                    failures = 0
+                    if not event.is_data:
+                        continue
+                    payload = _event_json(event)
+                    if isinstance(payload, dict) and isinstance(payload.get("log"), str):
+                        yield payload["log"]
+                return
+            except (StreamBroken, Unreachable):
+                failures += 1
+                if not reconnect or failures > attempts:
+                    raise
+                params = {"backfill": 0}
+                await self._sleep(self._delay(failures - 1))
+
+    # platform
+
+    async def pricing(self) -> models.Pricing:
+        return await self._model(models.Pricing, "GET", "/pricing")
+
+    async def supported_gpus(self) -> dict[str, Any]:
+        return await self._json("GET", "/nodes/supported")
+
+    async def all_pages(
+        self, lister: Callable[..., Awaitable[models.Page]], limit: int = 100, **filters: Any
+    ) -> list[Any]:
+        """Every item of a paged list."""
+        items: list[Any] = []
+        page = 0
+        while True:
+            result = await lister(page=page, limit=limit, **filters)
+            items.extend(result.items)
+            if not result.items or len(items) >= result.total:
+                return items
+            page += 1
+
+
+def _detail(response: httpx.Response) -> Any:
+    try:
+        data = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return text[:300] or f"HTTP {response.status_code}"
+    if isinstance(data, dict) and "detail" in data:
+        return data["detail"]
+    return data
+
+
+def _event_json(event: ServerEvent) -> Any:
+    try:
+        return event.json()
+    except ValueError:
+        raise StreamBroken(
+            f"the server sent an event that is not JSON: {event.data[:80]!r}"
+        ) from None
+
+
+def _why(error: Exception) -> str:
+    text = str(error).strip()
+    return text or type(error).__name__

@@ -1,0 +1,102 @@
+"""Server-sent events as the Chutes API sends them.
+
+Three framings share one decoder: blank-line-terminated events (warmup, instance logs),
+single-newline lines (image build logs), and bare lines such as `DONE`. Every `data:` line
+is one event (the API never splits one event over several `data:` lines). `.` lines and
+`:` comments are keep-alives. Chunks may end anywhere, even inside a UTF-8 character.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from chutes_tui.client.errors import StreamBroken
+
+KEEPALIVE = "keepalive"
+LINE = "line"
+
+
+@dataclass(frozen=True)
+class ServerEvent:
+    """One event: `kind` is None for a `data:` event, `keepalive`, or `line` for a bare line."""
+
+    data: str
+    kind: str | None = None
+    event: str | None = None
+
+    @property
+    def is_data(self) -> bool:
+        return self.kind is None
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+class SseDecoder:
+    """Incremental decoder: feed it bytes, get complete events back."""
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self._event_name: str | None = None
+
+    def feed(self, chunk: bytes) -> list[ServerEvent]:
+        data = self._pending + chunk
+        hold = b""
+        if data.endswith(b"\r"):
+            # A trailing CR may be the first half of a CRLF split across chunks.
+            data, hold = data[:-1], b"\r"
+        *lines, rest = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        self._pending = rest + hold
+        events = []
+        for raw in lines:
+            event = self._line(raw.decode("utf-8", errors="replace"))
+            if event is not None:
+                events.append(event)
+        return events
+
+    @property
+    def partial(self) -> bool:
+        """True when the stream stopped in the middle of a line."""
+        return bool(self._pending.strip())
+
+    def _line(self, line: str) -> ServerEvent | None:
+        if not line:
+            self._event_name = None
+            return None
+        if line == "." or line.startswith(":"):
+            return ServerEvent("", KEEPALIVE)
+        field, sep, value = line.partition(":")
+        if not sep:
+            return ServerEvent(line, LINE)
+        value = value.removeprefix(" ")
+        if field == "data":
+            return ServerEvent(value, None, self._event_name)
+        if field == "event":
+            self._event_name = value
+        return None
+
+
+def decode_all(chunks: Iterable[bytes]) -> list[ServerEvent]:
+    """Decode a whole stream at once (tests and small replies)."""
+    decoder = SseDecoder()
+    events = [event for chunk in chunks for event in decoder.feed(chunk)]
+    events.extend(decoder.feed(b"\n") if decoder.partial else [])
+    return events
+
+
+async def iter_events(
+    chunks: AsyncIterator[bytes], strict: bool = True
+) -> AsyncIterator[ServerEvent]:
+    """Events from a byte stream; a stream cut mid-line raises StreamBroken when `strict`."""
+    decoder = SseDecoder()
+    async for chunk in chunks:
+        for event in decoder.feed(chunk):
+            yield event
+    if decoder.partial:
+        if strict:
+            raise StreamBroken("the event stream was cut in the middle of an event")
+        for event in decoder.feed(b"\n"):
+            yield event

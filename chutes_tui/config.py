@@ -1,0 +1,152 @@
+"""Where credentials and preferences come from.
+
+Credentials live in the SDK's own `config.ini` (never a second credential file); the API
+URL and key can come from flags and environment variables; named profiles in the app's
+preferences file point at different `config.ini` files, URLs and API-key variables:
+
+    [profiles.prod]
+    config = "~/.chutes/config.ini"
+    [profiles.sandbox]
+    config = "~/.chutes/sandbox.ini"
+    api_key_env = "CHUTES_SANDBOX_API_KEY"
+
+Precedence: flags, then the profile, then environment variables, then the SDK file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from configparser import ConfigParser
+from configparser import Error as IniError
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chutes_tui.client.errors import ConfigError
+from chutes_tui.client.signing import Credentials, Hotkey
+
+DEFAULT_API_URL = "https://api.chutes.ai"
+SDK_CONFIG = Path("~/.chutes/config.ini")
+
+
+def prefs_path(env: Mapping[str, str] | None = None) -> Path:
+    """The app's own preferences (profiles, keys, theme) under the XDG config dir."""
+    env = os.environ if env is None else env
+    if env.get("CHUTES_TUI_CONFIG"):
+        return Path(env["CHUTES_TUI_CONFIG"]).expanduser()
+    from platformdirs import user_config_path
+
+    return user_config_path("chutes-tui") / "config.toml"
+
+
+def load_prefs(env: Mapping[str, str] | None = None) -> dict:
+    path = prefs_path(env)
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Everything needed to talk to one Chutes API."""
+
+    base_url: str
+    credentials: Credentials = field(default_factory=Credentials)
+    username: str | None = None
+    config_path: Path | None = None
+    profile: str | None = None
+
+    @property
+    def source(self) -> str:
+        """Where the credentials came from, for messages (never the secrets themselves)."""
+        if self.credentials.api_key:
+            return "an API key"
+        if self.config_path:
+            return str(self.config_path)
+        return "no credentials"
+
+
+def _read_ini(path: Path) -> ConfigParser:
+    parser = ConfigParser()
+    try:
+        parser.read_string(path.read_text())
+    except (OSError, UnicodeDecodeError, IniError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from None
+    return parser
+
+
+def _hotkey(parser: ConfigParser, path: Path) -> tuple[Hotkey | None, str | None]:
+    if not parser.has_section("auth"):
+        return None, None
+    auth = parser["auth"]
+    seed, address = auth.get("hotkey_seed"), auth.get("hotkey_ss58address")
+    if not seed or not address:
+        return None, auth.get("username")
+    try:
+        hotkey = Hotkey.from_seed(seed, user_id=auth.get("user_id"))
+    except ValueError:
+        raise ConfigError(f"hotkey_seed in {path} is not 64 hex characters") from None
+    if hotkey.ss58 != address:
+        raise ConfigError(f"hotkey_seed in {path} does not belong to hotkey_ss58address {address}")
+    return hotkey, auth.get("username")
+
+
+def no_credentials_message(path: Path) -> str:
+    return (
+        "no Chutes credentials found. Set CHUTES_API_KEY (or pass --api-key), or write the"
+        f" SDK config {path} (`chutes register` creates it), or point CHUTES_CONFIG_PATH at"
+        " one. To try the local sandbox instead: `chutes-tui sandbox serve &` then"
+        " `chutes-tui sandbox config > sandbox.ini` and `export CHUTES_CONFIG_PATH=$PWD/sandbox.ini`."
+    )
+
+
+def resolve(
+    config_path: str | Path | None = None,
+    api_url: str | None = None,
+    api_key: str | None = None,
+    profile: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Connection:
+    """Work out the API URL and credentials, the way the SDK would plus our overrides."""
+    env = os.environ if env is None else env
+    profile = profile or env.get("CHUTES_TUI_PROFILE") or None
+    chosen: dict = {}
+    if profile:
+        profiles = load_prefs(env).get("profiles", {})
+        if profile not in profiles:
+            known = ", ".join(sorted(profiles)) or "none defined"
+            raise ConfigError(
+                f"unknown profile {profile!r} (profiles: {known}) in {prefs_path(env)}"
+            )
+        chosen = profiles[profile]
+    explicit = config_path or chosen.get("config") or env.get("CHUTES_CONFIG_PATH")
+    path = Path(explicit or SDK_CONFIG).expanduser()
+    parser: ConfigParser | None = None
+    if path.exists():
+        parser = _read_ini(path)
+    elif explicit:
+        raise ConfigError(f"config file {path} does not exist")
+    file_url = parser.get("api", "base_url", fallback=None) if parser else None
+    base_url = (
+        api_url or chosen.get("api_url") or file_url or env.get("CHUTES_API_URL") or DEFAULT_API_URL
+    )
+    key_env = chosen.get("api_key_env", "CHUTES_API_KEY")
+    key = api_key or env.get(key_env) or env.get("CHUTES_API_KEY") or None
+    hotkey, username = _hotkey(parser, path) if parser else (None, None)
+    return Connection(
+        base_url=base_url.rstrip("/"),
+        credentials=Credentials(api_key=key, hotkey=hotkey),
+        username=username,
+        config_path=path if parser else None,
+        profile=profile,
+    )
+
+
+def require_credentials(connection: Connection) -> Connection:
+    if not connection.credentials.present:
+        raise ConfigError(no_credentials_message(connection.config_path or SDK_CONFIG.expanduser()))
+    return connection
