@@ -60,12 +60,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="A keyboard-driven dashboard for the Chutes serverless-GPU platform.",
     )
     parser.add_argument("--version", action="version", version=f"chutes-tui {__version__}")
+    parser.add_argument(
+        "--no-ui",
+        action="store_true",
+        help="run one command for scripts: chutes-tui --no-ui --help lists them",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _sandbox_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--no-ui" in argv:
+        from chutes_tui.headless.runner import run as run_headless
+
+        argv.remove("--no-ui")
+        return run_headless(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "sandbox":

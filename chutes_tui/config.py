@@ -87,11 +87,9 @@ def _hotkey(parser: ConfigParser, path: Path) -> tuple[Hotkey | None, str | None
     if not seed or not address:
         return None, auth.get("username")
     try:
-        hotkey = Hotkey.from_seed(seed, user_id=auth.get("user_id"))
+        hotkey = Hotkey.from_config(seed, address, user_id=auth.get("user_id"))
     except ValueError:
         raise ConfigError(f"hotkey_seed in {path} is not 64 hex characters") from None
-    if hotkey.ss58 != address:
-        raise ConfigError(f"hotkey_seed in {path} does not belong to hotkey_ss58address {address}")
     return hotkey, auth.get("username")
 
 
@@ -100,7 +98,8 @@ def no_credentials_message(path: Path) -> str:
         "no Chutes credentials found. Set CHUTES_API_KEY (or pass --api-key), or write the"
         f" SDK config {path} (`chutes register` creates it), or point CHUTES_CONFIG_PATH at"
         " one. To try the local sandbox instead: `chutes-tui sandbox serve &` then"
-        " `chutes-tui sandbox config > sandbox.ini` and `export CHUTES_CONFIG_PATH=$PWD/sandbox.ini`."
+        " `chutes-tui sandbox config > sandbox.ini` and"
+        " `export CHUTES_CONFIG_PATH=$PWD/sandbox.ini`."
     )
 
 

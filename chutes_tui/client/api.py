@@ -12,19 +12,15 @@ import json
 import logging
 import random
 import re
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# httpx imports its optional command line (click, rich, pygments) when they are installed;
-# the client never needs it, and skipping it keeps headless start-up fast.
-sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-import httpx  # noqa: E402
+import httpx
 
-from chutes_tui.client import models  # noqa: E402
-from chutes_tui.client.errors import (  # noqa: E402
+from chutes_tui.client.errors import (
     ChutesError,
+    ConfigError,
     NotFound,
     ServerError,
     StreamBroken,
@@ -32,8 +28,22 @@ from chutes_tui.client.errors import (  # noqa: E402
     Unreachable,
     error_for,
 )
-from chutes_tui.client.sse import ServerEvent, iter_events  # noqa: E402
-from chutes_tui.config import Connection  # noqa: E402
+from chutes_tui.client.sse import ServerEvent, iter_events
+from chutes_tui.config import Connection
+
+if TYPE_CHECKING:
+    from chutes_tui.client import models
+else:
+
+    class _LazyModels:
+        """Import the pydantic models on first use: raw JSON callers never pay for them."""
+
+        def __getattr__(self, name: str) -> Any:
+            from chutes_tui.client import models as loaded
+
+            return getattr(loaded, name)
+
+    models = _LazyModels()
 
 log = logging.getLogger("chutes_tui.client")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
@@ -84,9 +94,12 @@ class ChutesClient:
         self._sleep = sleep
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self._stream_timeout = httpx.Timeout(None, connect=connect_timeout)
+        self._hotkey_checked = False
         self._http = httpx.AsyncClient(
             base_url=connection.base_url,
             transport=transport,
+            # Plain-HTTP APIs (the sandbox) use no TLS: skip loading the CA bundle (~45 ms).
+            verify=not connection.base_url.startswith("http://"),
             timeout=self._timeout,
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
@@ -104,7 +117,14 @@ class ChutesClient:
     # plumbing
 
     def _auth(self, method: str, purpose: str | None, body: bytes | None) -> dict[str, str]:
-        return self.connection.credentials.headers(purpose, body, method)
+        credentials = self.connection.credentials
+        if credentials.hotkey and not credentials.api_key and not self._hotkey_checked:
+            try:
+                credentials.hotkey.check()
+            except ValueError as error:
+                raise ConfigError(f"{error} (in {self.connection.source})") from None
+            self._hotkey_checked = True
+        return credentials.headers(purpose, body, method)
 
     def _delay(self, attempt: int, hint: float | None = None) -> float:
         if hint is not None:
@@ -180,11 +200,14 @@ class ChutesClient:
             ) from None
 
     async def _model(self, model: type, method: str, path: str, **kwargs: Any) -> Any:
-        data = await self._json(method, path, **kwargs)
+        return self._parse(model, await self._json(method, path, **kwargs), path)
+
+    @staticmethod
+    def _parse(model: Any, data: Any, path: str) -> Any:
         try:
             return model.model_validate(data)
-        except Exception as error:  # pydantic.ValidationError, kept lazy
-            raise ServerError(f"{method} {path}: unexpected reply shape: {error}") from None
+        except Exception as error:  # pydantic.ValidationError, imported lazily
+            raise ServerError(f"{path}: the API reply has an unexpected shape: {error}") from None
 
     # users
 
@@ -208,14 +231,16 @@ class ChutesClient:
         limit: int = 25,
         name: str | None = None,
         include_public: bool = False,
+        raw: bool = False,
     ) -> models.Page[models.Image]:
+        """A page of images; `raw` gives the API's JSON unparsed."""
         params = {"page": page, "limit": limit, "name": name, "include_public": include_public}
-        return await self._model(
-            models.Page[models.Image], "GET", "/images/", purpose="images", params=params
-        )
+        data = await self._json("GET", "/images/", purpose="images", params=params)
+        return data if raw else self._parse(models.Page[models.Image], data, "/images/")
 
-    async def get_image(self, ref: str) -> models.Image:
-        return await self._model(models.Image, "GET", f"/images/{ref}", purpose="images")
+    async def get_image(self, ref: str, raw: bool = False) -> models.Image:
+        data = await self._json("GET", f"/images/{ref}", purpose="images")
+        return data if raw else self._parse(models.Image, data, f"/images/{ref}")
 
     async def delete_image(self, ref: str) -> models.Deleted:
         return await self._model(models.Deleted, "DELETE", f"/images/{ref}", purpose="images")
@@ -228,19 +253,20 @@ class ChutesClient:
         limit: int = 25,
         name: str | None = None,
         include_public: bool = False,
+        raw: bool = False,
     ) -> models.Page[models.Chute]:
+        """A page of chutes with each item's cords filled in from `cord_refs`."""
         params = {"page": page, "limit": limit, "name": name, "include_public": include_public}
-        result = await self._model(
-            models.Page[models.Chute], "GET", "/chutes/", purpose="chutes", params=params
-        )
-        refs = result.cord_refs or {}
-        for chute in result.items:
-            if chute.cords is None and chute.cord_ref_id in refs:
-                chute.cords = refs[chute.cord_ref_id]
-        return result
+        data = await self._json("GET", "/chutes/", purpose="chutes", params=params)
+        refs = data.get("cord_refs") or {} if isinstance(data, dict) else {}
+        for item in data.get("items", []) if isinstance(data, dict) else []:
+            if isinstance(item, dict) and item.get("cords") is None:
+                item["cords"] = refs.get(item.get("cord_ref_id"))
+        return data if raw else self._parse(models.Page[models.Chute], data, "/chutes/")
 
-    async def get_chute(self, ref: str) -> models.Chute:
-        return await self._model(models.Chute, "GET", f"/chutes/{ref}", purpose="chutes")
+    async def get_chute(self, ref: str, raw: bool = False) -> models.Chute:
+        data = await self._json("GET", f"/chutes/{ref}", purpose="chutes")
+        return data if raw else self._parse(models.Chute, data, f"/chutes/{ref}")
 
     async def chute_id(self, ref: str) -> str:
         """The UUID of a chute given its id or name (newer servers delete by UUID only)."""
@@ -404,8 +430,13 @@ class ChutesClient:
         page = 0
         while True:
             result = await lister(page=page, limit=limit, **filters)
-            items.extend(result.items)
-            if not result.items or len(items) >= result.total:
+            batch, total = (
+                (result["items"], result["total"])
+                if isinstance(result, dict)
+                else (result.items, result.total)
+            )
+            items.extend(batch)
+            if not batch or len(items) >= total:
                 return items
             page += 1
 

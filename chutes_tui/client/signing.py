@@ -6,6 +6,7 @@ and PATCH without one, the message ends with the SHA-256 of the exact body bytes
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,23 @@ def _ss58(public_key: bytes) -> str:
     return base58.b58encode(payload + checksum).decode()
 
 
+def _seed_bytes(seed_hex: str) -> bytes:
+    try:
+        seed = bytes.fromhex(seed_hex.strip().removeprefix("0x"))
+    except ValueError:
+        seed = b""
+    if len(seed) != 32:
+        raise ValueError("hotkey_seed must be 64 hex characters")
+    return seed
+
+
+@functools.lru_cache(maxsize=4)
+def _keypair(seed_hex: str) -> tuple[bytes, bytes]:
+    import sr25519
+
+    return sr25519.pair_from_seed(bytes.fromhex(seed_hex))
+
+
 @dataclass(frozen=True)
 class Hotkey:
     """An sr25519 key from the SDK's `hotkey_seed`; never shows the seed in its repr."""
@@ -29,19 +47,25 @@ class Hotkey:
 
     @classmethod
     def from_seed(cls, seed_hex: str, user_id: str | None = None) -> Hotkey:
-        import sr25519
+        """The key for a seed, its address worked out from the seed."""
+        seed = _seed_bytes(seed_hex)
+        return cls(seed.hex(), _ss58(_keypair(seed.hex())[0]), user_id)
 
-        seed = bytes.fromhex(seed_hex.removeprefix("0x"))
-        if len(seed) != 32:
-            raise ValueError("hotkey_seed must be 64 hex characters")
-        public, _ = sr25519.pair_from_seed(seed)
-        return cls(seed.hex(), _ss58(public), user_id)
+    @classmethod
+    def from_config(cls, seed_hex: str, ss58: str, user_id: str | None = None) -> Hotkey:
+        """A key as the SDK config states it; the pair is checked when it first signs."""
+        return cls(_seed_bytes(seed_hex).hex(), ss58, user_id)
+
+    def check(self) -> None:
+        """ValueError when the seed does not belong to the stated address."""
+        derived = _ss58(_keypair(self.seed_hex)[0])
+        if derived != self.ss58:
+            raise ValueError(f"hotkey_seed does not belong to hotkey_ss58address {self.ss58}")
 
     def sign(self, message: bytes) -> str:
         import sr25519
 
-        keypair = sr25519.pair_from_seed(bytes.fromhex(self.seed_hex))
-        return sr25519.sign(keypair, message).hex()
+        return sr25519.sign(_keypair(self.seed_hex), message).hex()
 
     def headers(
         self, purpose: str | None = None, body: bytes | None = None, nonce: int | None = None

@@ -1,0 +1,277 @@
+"""The headless commands: each takes the client, the arguments and the output, returns a code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from chutes_tui.client.api import ChutesClient, is_uuid
+from chutes_tui.client.errors import ExitCode, NotFound, TimedOut
+from chutes_tui.headless.output import Column, Output
+
+Command = Callable[[ChutesClient, argparse.Namespace, Output], Awaitable[int]]
+
+
+def _short(value: str | None) -> str:
+    return (value or "")[:19].replace("T", " ")
+
+
+def _gpus(chute: dict[str, Any]) -> str:
+    selector = chute.get("node_selector") or {}
+    return f"{selector.get('gpu_count', 1)}x >={selector.get('min_vram_gb_per_gpu', 16)}GB"
+
+
+def _price(chute: dict[str, Any]) -> str:
+    price = chute.get("current_estimated_price") or {}
+    hour = (price.get("usd") or {}).get("hour")
+    return f"${hour:.2f}/h" if hour is not None else "-"
+
+
+IMAGE_COLUMNS = (
+    Column("ID", lambda row: row["image_id"], "dim"),
+    Column(
+        "NAME",
+        lambda row: f"{row['user']['username']}/{row['name']}" if row.get("user") else row["name"],
+        "bold",
+    ),
+    Column("TAG", lambda row: row["tag"]),
+    Column("STATUS", lambda row: row["status"]),
+    Column("PUBLIC", lambda row: row["public"]),
+    Column("CREATED", lambda row: _short(row.get("created_at"))),
+)
+CHUTE_COLUMNS = (
+    Column("ID", lambda row: row["chute_id"], "dim"),
+    Column("NAME", lambda row: row["name"], "bold"),
+    Column("STATUS", lambda row: "hot" if row.get("hot") else "cold"),
+    Column("INSTANCES", lambda row: len(row.get("instances") or [])),
+    Column("GPUS", _gpus),
+    Column("PRICE", _price),
+    Column("INVOCATIONS", lambda row: row.get("invocation_count", 0)),
+    Column("SLUG", lambda row: row.get("slug")),
+)
+SHARE_COLUMNS = (
+    Column("CHUTE", lambda row: row["chute_id"]),
+    Column("SHARED WITH", lambda row: row["shared_to"]),
+    Column("SHARED AT", lambda row: _short(row["shared_at"])),
+)
+
+
+async def me(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
+    out.result(await client.me())
+    return ExitCode.OK
+
+
+def _listing(kind: str) -> Command:
+    async def run(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
+        lister = client.list_images if kind == "images" else client.list_chutes
+        filters = {"name": args.name, "include_public": args.include_public, "raw": True}
+        if args.all:
+            items = await client.all_pages(lister, **filters)
+            total = len(items)
+        else:
+            page = await lister(page=args.page, limit=args.limit, **filters)
+            items, total = page["items"], page["total"]
+        if not out.json:
+            out.info(f"{total} {kind}, showing {len(items)}")
+        columns = IMAGE_COLUMNS if kind == "images" else CHUTE_COLUMNS
+        out.result(items, columns)
+        return ExitCode.OK
+
+    return run
+
+
+def _getter(kind: str) -> Command:
+    async def run(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
+        getter = client.get_image if kind == "images" else client.get_chute
+        out.result(await getter(args.ref, raw=True))
+        return ExitCode.OK
+
+    return run
+
+
+def confirm(question: str, assume_yes: bool, out: Output) -> int | None:
+    """None when the user agreed; otherwise the exit code to stop with."""
+    if assume_yes:
+        return None
+    if not sys.stdin.isatty():
+        out.error(f"{question} Not confirmed: pass --yes to do this without a terminal.")
+        return ExitCode.USAGE
+    out.stderr.write(f"{question} [y/N] ")
+    out.stderr.flush()
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        out.info("Cancelled.")
+        return ExitCode.DECLINED
+    return None
+
+
+def _deleter(kind: str) -> Command:
+    async def run(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
+        if kind == "images":
+            target = await client.get_image(args.ref)
+            owner = target.user.username if target.user else ""
+            label = f"image {owner}/{target.name}:{target.tag}"
+            used_by = [
+                chute.name
+                for chute in await client.all_pages(client.list_chutes)
+                if chute.image.image_id == target.image_id
+            ]
+            if used_by:
+                label += f" (used by {', '.join(used_by)}: delete those chutes first)"
+        else:
+            chute = await client.get_chute(args.ref)
+            label = f"chute {chute.name} ({chute.chute_id})"
+        stop = confirm(f"Delete {label}? This cannot be undone.", args.yes, out)
+        if stop is not None:
+            return stop
+        if kind == "images":
+            result = await client.delete_image(target.image_id)
+        else:
+            result = await client.delete_chute(chute.chute_id)
+        out.result(result)
+        return ExitCode.OK
+
+    return run
+
+
+async def deploy(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
+    out.error(
+        "`deploy` is not available in this version of chutes-tui; use the official"
+        f" `chutes deploy {args.ref}` for now."
+    )
+    return ExitCode.USAGE
+
+
+async def share(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
+    action = client.unshare if args.remove else client.share
+    out.result(await action(args.chute, args.user))
+    return ExitCode.OK
+
+
+async def shares(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
+    items = await client.list_shares()
+    if args.chute:
+        chute_id = await client.chute_id(args.chute)
+        items = [item for item in items if item.chute_id == chute_id]
+    out.result(items, SHARE_COLUMNS)
+    return ExitCode.OK
+
+
+async def warmup(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
+    if not args.wait:
+        out.result(await client.warmup_status(args.chute))
+        return ExitCode.OK
+    started = time.monotonic()
+    events: list[dict[str, Any]] = []
+
+    async def follow() -> bool:
+        async for event in client.warmup(args.chute):
+            events.append(event.model_dump(mode="json"))
+            if not out.json:
+                out.info(f"{event.status}: {event.log}")
+            if event.status == "hot":
+                return True
+        return False
+
+    try:
+        hot = await asyncio.wait_for(follow(), timeout=args.timeout)
+    except TimeoutError:
+        hot = False
+    waited = round(time.monotonic() - started, 3)
+    out.result({"chute": args.chute, "hot": hot, "waited_seconds": waited, "events": events})
+    if not hot:
+        raise TimedOut(f"{args.chute} was not hot after {args.timeout:g} s")
+    return ExitCode.OK
+
+
+async def logs(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
+    if not 0 <= args.backfill <= 10000:
+        out.error("--backfill must be between 0 and 10000")
+        return ExitCode.USAGE
+    try:
+        chute = await client.get_chute(args.target)
+        instance_ids = [instance.instance_id for instance in chute.instances]
+        if not instance_ids:
+            out.info(f"{chute.name} has no instances (it is cold): nothing to show.")
+            return ExitCode.OK
+    except NotFound:
+        if not is_uuid(args.target):
+            raise
+        instance_ids = [args.target]
+    prefix = len(instance_ids) > 1
+
+    async def stream(instance_id: str) -> None:
+        async for line in _instance_lines(client, instance_id, args):
+            tag = f"[{instance_id[:8]}] " if prefix else ""
+            if out.json:
+                out.result({"instance_id": instance_id, "log": line})
+            else:
+                out.text(f"{tag}{line}")
+
+    await asyncio.gather(*(stream(instance_id) for instance_id in instance_ids))
+    return ExitCode.OK
+
+
+async def _instance_lines(client: ChutesClient, instance_id: str, args: argparse.Namespace):
+    """Backfill then, with --follow, live lines; without it, stop once the stream goes idle."""
+    if args.follow:
+        async for line in client.instance_logs(instance_id, args.backfill, reconnect=True):
+            yield line
+        return
+    lines = client.instance_logs(instance_id, args.backfill).__aiter__()
+    while True:
+        try:
+            yield await asyncio.wait_for(lines.__anext__(), timeout=1.5)
+        except (StopAsyncIteration, TimeoutError):
+            with contextlib.suppress(Exception):
+                await lines.aclose()
+            return
+
+
+PRICE_COLUMNS = (
+    Column("GPU", lambda row: row["gpu"], "bold"),
+    Column("USD/HOUR", lambda row: f"{row['usd_hour']:.2f}"),
+    Column("TAO/HOUR", lambda row: f"{row['tao_hour']:.5f}"),
+)
+
+
+async def pricing(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
+    prices = await client.pricing()
+    if out.json:
+        out.result(prices)
+        return ExitCode.OK
+    rows = sorted(
+        (
+            {"gpu": name, "usd_hour": price.usd.hour, "tao_hour": price.tao.hour}
+            for name, price in prices.gpu_price_estimates.items()
+        ),
+        key=lambda row: row["usd_hour"],
+    )
+    out.info(f"TAO at ${prices.tao_usd:g}")
+    out.result(rows, PRICE_COLUMNS)
+    return ExitCode.OK
+
+
+async def code(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
+    out.text(await client.code(args.chute))
+    return ExitCode.OK
+
+
+def pick(args: argparse.Namespace) -> Command:
+    if args.command in ("images", "chutes"):
+        return {"list": _listing, "get": _getter, "delete": _deleter}[args.action](args.command)
+    return {
+        "me": me,
+        "deploy": deploy,
+        "share": share,
+        "shares": shares,
+        "warmup": warmup,
+        "logs": logs,
+        "pricing": pricing,
+        "code": code,
+    }[args.command]

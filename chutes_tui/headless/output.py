@@ -1,0 +1,104 @@
+"""The one door for headless output: results to stdout, diagnostics to stderr.
+
+JSON for scripts (`--json`, `--output json`, or whenever stdout is not a terminal);
+a readable table on a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+Cell = Callable[[dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    value: Cell
+    style: str | None = None
+
+
+def plain(data: Any) -> Any:
+    """Models to JSON-ready data, as the API sent them."""
+    if hasattr(data, "model_dump"):
+        return data.model_dump(mode="json")
+    if isinstance(data, list):
+        return [plain(item) for item in data]
+    return data
+
+
+class Output:
+    def __init__(
+        self, mode: str | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
+    ) -> None:
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self.mode = mode or ("table" if self.stdout.isatty() else "json")
+
+    @property
+    def json(self) -> bool:
+        return self.mode == "json"
+
+    def result(
+        self,
+        data: Any,
+        columns: Sequence[Column] | None = None,
+        title: str | None = None,
+    ) -> None:
+        """Print a result: JSON as the API shaped it, or a table/record for people."""
+        payload = plain(data)
+        if self.json:
+            json.dump(payload, self.stdout, indent=2, sort_keys=False)
+            self.stdout.write("\n")
+        elif isinstance(payload, list) and columns is not None:
+            self._table(payload, columns, title)
+        elif isinstance(payload, dict):
+            self._record(payload)
+        else:
+            self.stdout.write(f"{payload}\n")
+        self.stdout.flush()
+
+    def text(self, text: str) -> None:
+        """Raw text on stdout (source code, log lines)."""
+        self.stdout.write(text if text.endswith("\n") else text + "\n")
+        self.stdout.flush()
+
+    def info(self, message: str) -> None:
+        self.stderr.write(f"{message}\n")
+        self.stderr.flush()
+
+    def error(self, message: str) -> None:
+        self.stderr.write(f"chutes-tui: error: {message}\n")
+        self.stderr.flush()
+
+    def _console(self):
+        from rich.console import Console
+
+        return Console(file=self.stdout, highlight=False, soft_wrap=False)
+
+    def _table(self, rows: list[dict], columns: Sequence[Column], title: str | None) -> None:
+        from rich.table import Table
+
+        table = Table(title=title, header_style="bold", box=None, pad_edge=False)
+        for column in columns:
+            table.add_column(column.title, style=column.style, overflow="fold")
+        for row in rows:
+            table.add_row(*(_cell(column.value(row)) for column in columns))
+        self._console().print(table)
+
+    def _record(self, record: dict) -> None:
+        from rich.pretty import Pretty
+
+        self._console().print(Pretty(record, expand_all=False))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)

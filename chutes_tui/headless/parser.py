@@ -1,0 +1,114 @@
+"""Arguments of `chutes-tui --no-ui <command>`."""
+
+from __future__ import annotations
+
+import argparse
+
+EXIT_CODES_HELP = """exit codes:
+  0 ok                      6 payment (402: fee not accepted, balance too low)
+  1 unexpected error        7 timed out (e.g. warmup --wait)
+  2 usage, bad arguments    8 API unreachable or failing (connect errors, 5xx)
+  3 auth or permission      9 chute import failed
+  4 not found              10 declined at a prompt
+  5 conflict (409)
+
+Set CHUTES_TUI_DEBUG=1 to see a traceback for unexpected errors."""
+
+
+def _paging(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--all", action="store_true", help="fetch every page")
+    parser.add_argument("--limit", type=int, default=25, help="items per page (default 25)")
+    parser.add_argument("--page", type=int, default=0, help="zero-based page (default 0)")
+    parser.add_argument("--name", help="only names containing this text")
+    parser.add_argument("--include-public", action="store_true", help="also list public ones")
+
+
+def _output(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    # Sub-commands must not reset a choice made before the command name.
+    default = None if top else argparse.SUPPRESS
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--json",
+        dest="output",
+        action="store_const",
+        const="json",
+        default=default,
+        help="print JSON (the default when stdout is not a terminal)",
+    )
+    group.add_argument("--output", choices=("table", "json"), default=default, help="output format")
+
+
+def add_connection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="the SDK's config.ini (default: $CHUTES_CONFIG_PATH, then ~/.chutes/config.ini)",
+    )
+    parser.add_argument("--api-url", metavar="URL", help="API base URL (overrides the config)")
+    parser.add_argument("--api-key", metavar="KEY", help="API key (default $CHUTES_API_KEY)")
+    parser.add_argument("--profile", metavar="NAME", help="a profile from the preferences file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chutes-tui --no-ui",
+        description="Chutes operations for scripts: JSON output, explicit confirmations.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_connection_options(parser)
+    _output(parser, top=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    me = commands.add_parser("me", help="your account: name, id, balance, permissions")
+    _output(me)
+
+    for kind in ("images", "chutes"):
+        group = commands.add_parser(kind, help=f"list, get or delete {kind}")
+        actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
+        listing = actions.add_parser("list", help=f"list {kind}")
+        _paging(listing)
+        _output(listing)
+        get = actions.add_parser("get", help=f"one of your {kind} by id or name")
+        get.add_argument("ref", metavar="ID_OR_NAME")
+        _output(get)
+        delete = actions.add_parser("delete", help=f"delete one of your {kind}")
+        delete.add_argument("ref", metavar="ID_OR_NAME")
+        delete.add_argument("--yes", "-y", action="store_true", help="do not ask")
+        _output(delete)
+
+    deploy = commands.add_parser("deploy", help="deploy MODULE:CHUTE (not available yet)")
+    deploy.add_argument("ref", metavar="MODULE:CHUTE")
+
+    share = commands.add_parser("share", help="share a chute with a user, or --remove it")
+    share.add_argument("chute", metavar="CHUTE")
+    share.add_argument("user", metavar="USER")
+    share.add_argument("--remove", action="store_true", help="unshare instead")
+    _output(share)
+
+    shares = commands.add_parser("shares", help="the shares you created")
+    share_actions = shares.add_subparsers(dest="action", required=True, metavar="ACTION")
+    share_list = share_actions.add_parser("list", help="list the shares you created")
+    share_list.add_argument("--chute", help="only shares of this chute (id or name)")
+    _output(share_list)
+
+    warmup = commands.add_parser("warmup", help="warm a chute up; --wait until it is hot")
+    warmup.add_argument("chute", metavar="CHUTE")
+    warmup.add_argument("--wait", action="store_true", help="follow the warmup until hot")
+    warmup.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds to wait with --wait (default 600)"
+    )
+    _output(warmup)
+
+    logs = commands.add_parser("logs", help="instance logs of a chute or one instance")
+    logs.add_argument("target", metavar="CHUTE_OR_INSTANCE")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep streaming new lines")
+    logs.add_argument("--backfill", type=int, default=100, help="lines of history (0-10000)")
+    _output(logs)
+
+    pricing = commands.add_parser("pricing", help="GPU prices per hour")
+    _output(pricing)
+
+    code = commands.add_parser("code", help="the source code of a chute")
+    code.add_argument("chute", metavar="CHUTE")
+    return parser
