@@ -24,9 +24,7 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def modules_outside(folder: str) -> list[Path]:
-    return [
-        path for path in PACKAGE.rglob("*.py") if folder not in path.relative_to(PACKAGE).parts
-    ]
+    return [path for path in PACKAGE.rglob("*.py") if folder not in path.relative_to(PACKAGE).parts]
 
 
 def test_only_the_tui_package_imports_textual():
