@@ -202,3 +202,28 @@ def test_instances_survive_a_restart(tmp_path):
         assert [i["instance_id"] for i in chute(box, "test-chute")["instances"]] == [instance_id]
     finally:
         box.running.stop()
+
+
+def test_image_build_logs_stream_while_building_and_are_text_when_finished(sandbox):
+    demo = sandbox.users["demo"].key_headers()
+    with sandbox.http() as http:
+        building = http.get("/images/demo/tts:0.2", headers=demo).json()["image_id"]
+        with http.stream("GET", f"/images/{building}/logs", headers=demo) as reply:
+            assert reply.headers["content-type"].startswith("text/event-stream")
+            lines = []
+            for line in reply.iter_lines():
+                lines.append(line)
+                if line == ".":
+                    break
+        first = json.loads(lines[0].removeprefix("data: "))
+        assert first["log"]["log_type"] == "stdout" and first["offset"] == "1"
+        # resuming skips the first line
+        with http.stream("GET", f"/images/{building}/logs?offset=1", headers=demo) as reply:
+            line = next(reply.iter_lines())
+        assert json.loads(line.removeprefix("data: "))["offset"] == "2"
+        failed = http.get("/images/demo/broken:0.1", headers=demo).json()["image_id"]
+        text = http.get(f"/images/{failed}/logs", headers=demo)
+        assert text.headers["content-type"].startswith("text/plain")
+        assert text.text.endswith("no matching distribution")
+        other = http.get(f"/images/{failed}/logs", headers=sandbox.users["bob"].key_headers())
+        assert other.status_code == 404

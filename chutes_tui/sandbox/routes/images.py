@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from chutes_tui.sandbox.auth import Caller, caller
-from chutes_tui.sandbox.context import sandbox
+from chutes_tui.sandbox.context import Sandbox, sandbox
 from chutes_tui.sandbox.lookup import find_image
 
 router = APIRouter()
 NOT_FOUND = "Image not found, or does not belong to you"
 FINISHED = ("built and pushed", "error:")
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 @router.get("/images/")
@@ -51,20 +56,42 @@ async def list_images(
     }
 
 
+async def _build_events(box: Sandbox, image_id: str, offset: int) -> AsyncIterator[str]:
+    """An unfinished build: its log so far as single-newline `data:` lines, then keep-alives."""
+    image = box.store.image(image_id)
+    lines = (image["build_log"] if image else "").splitlines()
+    for number, line in enumerate(lines[offset:], start=offset + 1):
+        payload = {"log": {"log_type": "stdout", "log": line}, "offset": str(number)}
+        yield f"data: {json.dumps(payload, separators=(',', ':'))}\n"
+    while True:
+        await asyncio.sleep(min(1.0, max(0.05, box.settings.real(1.0))))
+        image = box.store.image(image_id)
+        if image is None or image["status"].startswith(FINISHED):
+            yield "DONE\n"
+            return
+        yield ".\n"
+
+
 @router.get("/images/{image_id}/logs")
 async def image_logs(
     request: Request,
     image_id: str,
+    offset: str | None = None,
     user: Caller = Depends(caller("images", required=False)),
-) -> PlainTextResponse:
+):
     box = sandbox(request)
     image = box.store.image(image_id)
     if image is None or not (image["public"] or (user and image["user_id"] == user["user_id"])):
         raise HTTPException(404, NOT_FOUND)
-    headers = {}
     if image["status"].startswith(FINISHED):
-        headers["Content-Disposition"] = f'inline; filename="{image_id}.log"'
-    return PlainTextResponse(image["build_log"] or image["status"], headers=headers)
+        return PlainTextResponse(
+            image["build_log"] or image["status"],
+            headers={"Content-Disposition": f'inline; filename="{image_id}.log"'},
+        )
+    start = int(offset) if offset and offset.isdigit() else 0
+    return StreamingResponse(
+        _build_events(box, image_id, start), media_type="text/event-stream", headers=SSE_HEADERS
+    )
 
 
 @router.get("/images/{ref:path}")
