@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +24,29 @@ from chutes_tui.sandbox.settings import SandboxSettings
 from chutes_tui.sandbox.storage import Store
 
 SEEDED = ("demo", "alice", "bob")
+
+
+def _drop_traceback(record: logging.LogRecord) -> bool:
+    record.exc_info = None
+    record.exc_text = None
+    return True
+
+
+@pytest.fixture(scope="session", autouse=True)
+def quiet_server_tracebacks() -> Iterator[None]:
+    """Keep the in-thread server from formatting tracebacks while pytest formats reports.
+
+    Python 3.11 tracebacks parse source with `ast`, whose recursion bookkeeping is shared
+    between threads; two threads formatting at once can raise `SystemError: AST constructor
+    recursion depth mismatch` inside pytest. (A filter, because uvicorn's logging setup
+    re-enables disabled loggers.)
+    """
+    logger = logging.getLogger("uvicorn.error")
+    logger.addFilter(_drop_traceback)
+    try:
+        yield
+    finally:
+        logger.removeFilter(_drop_traceback)
 
 
 @dataclass

@@ -6,9 +6,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
-from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chutes_tui.sandbox.context import Sandbox
 from chutes_tui.sandbox.lifecycle import Simulator
@@ -21,14 +21,34 @@ MAX_BODY = 2 * 1024 * 1024
 log = logging.getLogger("chutes_tui.sandbox")
 
 
-class BodyLimit(BaseHTTPMiddleware):
-    """Refuse oversized bodies before anything reads them."""
+TOO_LARGE = "Request body too large"
 
-    async def dispatch(self, request: Request, call_next):
-        length = request.headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > MAX_BODY:
-            return JSONResponse({"detail": "Request body too large"}, status_code=413)
-        return await call_next(request)
+
+class BodyLimit:
+    """Refuse bodies over MAX_BODY, whether announced by Content-Length or sent chunked."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            await JSONResponse({"detail": TOO_LARGE}, status_code=413)(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > MAX_BODY:
+                raise HTTPException(413, TOO_LARGE)
+            return message
+
+        await self.app(scope, limited, send)
 
 
 def open_store(settings: SandboxSettings) -> Store:

@@ -6,6 +6,7 @@ The checks, their order and their 401 texts follow the platform (contract §2).
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,6 +19,7 @@ HOTKEY = "X-Chutes-Hotkey"
 SIGNATURE = "X-Chutes-Signature"
 NONCE = "X-Chutes-Nonce"
 NONCE_WINDOW = 600
+NONCE_RE = re.compile(r"^[0-9]{1,20}$")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 NO_USER = "Can't find a user with that api key in our db :("
@@ -35,7 +37,7 @@ async def _hotkey_user(request: Request, purpose: str | None, required: bool) ->
     hotkey = request.headers[HOTKEY]
     signature = request.headers[SIGNATURE]
     nonce = request.headers[NONCE]
-    if not nonce.isdigit() or abs(time.time() - int(nonce)) >= NONCE_WINDOW:
+    if not NONCE_RE.match(nonce) or abs(time.time() - int(nonce)) >= NONCE_WINDOW:
         raise unauthorized("Invalid nonce!")
     if purpose:
         message = f"{hotkey}:{nonce}:{purpose}"

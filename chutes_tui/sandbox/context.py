@@ -16,6 +16,9 @@ from chutes_tui.sandbox.settings import SandboxSettings
 from chutes_tui.sandbox.storage import Store
 
 M = TypeVar("M", bound=BaseModel)
+# List paging bounds: generous, but within SQLite's 64-bit LIMIT and OFFSET.
+MAX_PAGE = 1_000_000
+MAX_LIMIT = 100_000
 
 
 @dataclass
@@ -45,12 +48,17 @@ def _clean(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return cleaned
 
 
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 async def parse_body(request: Request, model: type[M], context: dict | None = None) -> M:
     """Validate a JSON body into `model`, answering 422 the way FastAPI does."""
     raw = await request.body()
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
+        data = json.loads(raw, parse_constant=_no_constants)
+        json.dumps(data, ensure_ascii=False).encode()  # lone surrogates cannot be stored
+    except (ValueError, UnicodeError, RecursionError) as error:
         raise RequestValidationError(
             [
                 {

@@ -6,12 +6,12 @@ import json
 import re
 import time
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from chutes_tui.client.models import ChuteUpdate, ShareRequest
 from chutes_tui.sandbox.auth import Caller, caller
-from chutes_tui.sandbox.context import parse_body, sandbox
+from chutes_tui.sandbox.context import MAX_LIMIT, MAX_PAGE, parse_body, sandbox
 from chutes_tui.sandbox.lookup import chute_visible, find_chute, find_owned_chute
 from chutes_tui.sandbox.storage import naive_iso, now_iso
 
@@ -28,8 +28,8 @@ async def list_chutes(
     exclude: str | None = None,
     slug: str | None = None,
     template: str | None = None,
-    page: int = 0,
-    limit: int = 25,
+    page: int = Query(0, ge=0, le=MAX_PAGE),
+    limit: int = Query(25, ge=0, le=MAX_LIMIT),
     include_schemas: bool = False,
     user: Caller = Depends(caller("chutes", required=False)),
 ) -> dict:
@@ -59,8 +59,8 @@ async def list_chutes(
         f"SELECT * FROM chutes WHERE {clause}"
         " ORDER BY invocation_count DESC, created_at DESC LIMIT ? OFFSET ?",
         *args,
-        max(limit, 0),
-        max(page, 0) * max(limit, 0),
+        limit,
+        page * limit,
     )
     render = box.renderer()
     instances = box.store.instances_for([row["chute_id"] for row in rows])

@@ -6,11 +6,11 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from chutes_tui.sandbox.auth import Caller, caller
-from chutes_tui.sandbox.context import Sandbox, sandbox
+from chutes_tui.sandbox.context import MAX_LIMIT, MAX_PAGE, Sandbox, sandbox
 from chutes_tui.sandbox.lookup import find_image
 
 router = APIRouter()
@@ -25,8 +25,8 @@ async def list_images(
     include_public: bool = False,
     name: str | None = None,
     tag: str | None = None,
-    page: int = 0,
-    limit: int = 25,
+    page: int = Query(0, ge=0, le=MAX_PAGE),
+    limit: int = Query(25, ge=0, le=MAX_LIMIT),
     user: Caller = Depends(caller("images")),
 ) -> dict:
     box = sandbox(request)
@@ -43,8 +43,8 @@ async def list_images(
     rows = box.store.all(
         f"SELECT * FROM images WHERE {clause} ORDER BY created_at DESC, image_id LIMIT ? OFFSET ?",
         *args,
-        max(limit, 0),
-        max(page, 0) * max(limit, 0),
+        limit,
+        page * limit,
     )
     render = box.renderer()
     return {
