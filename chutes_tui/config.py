@@ -70,6 +70,19 @@ class Connection:
         return "no credentials"
 
 
+def _profiles(prefs: dict, path: Path) -> dict[str, dict[str, str]]:
+    """The `[profiles.NAME]` tables, checked: each a table of text values."""
+    profiles = prefs.get("profiles", {})
+    if not isinstance(profiles, dict) or not all(
+        isinstance(table, dict) and all(isinstance(value, str) for value in table.values())
+        for table in profiles.values()
+    ):
+        raise ConfigError(
+            f'{path}: profiles must be tables of text, e.g. [profiles.prod] config = "..."'
+        )
+    return profiles
+
+
 def _read_ini(path: Path) -> ConfigParser:
     parser = ConfigParser()
     try:
@@ -115,7 +128,7 @@ def resolve(
     profile = profile or env.get("CHUTES_TUI_PROFILE") or None
     chosen: dict = {}
     if profile:
-        profiles = load_prefs(env).get("profiles", {})
+        profiles = _profiles(load_prefs(env), prefs_path(env))
         if profile not in profiles:
             known = ", ".join(sorted(profiles)) or "none defined"
             raise ConfigError(

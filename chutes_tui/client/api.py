@@ -13,7 +13,7 @@ import logging
 import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -49,6 +49,7 @@ log = logging.getLogger("chutes_tui.client")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 USER_AGENT = "chutes-tui"
 SDK_VERSION_HEADER = {"X-Chutes-Version": "0.6.9"}
+MAX_RETRY_AFTER = 60.0
 
 
 class DeployOutcomeUnknown(ServerError):
@@ -128,7 +129,7 @@ class ChutesClient:
 
     def _delay(self, attempt: int, hint: float | None = None) -> float:
         if hint is not None:
-            return min(hint, self.max_backoff)
+            return min(hint, MAX_RETRY_AFTER)
         ceiling = min(self.max_backoff, self.backoff * 2**attempt)
         return random.uniform(ceiling / 2, ceiling)
 
@@ -205,7 +206,11 @@ class ChutesClient:
     @staticmethod
     def _parse(model: Any, data: Any, path: str) -> Any:
         try:
-            return model.model_validate(data)
+            if hasattr(model, "model_validate"):
+                return model.model_validate(data)
+            from pydantic import TypeAdapter
+
+            return TypeAdapter(model).validate_python(data)
         except Exception as error:  # pydantic.ValidationError, imported lazily
             raise ServerError(f"{path}: the API reply has an unexpected shape: {error}") from None
 
@@ -220,8 +225,14 @@ class ChutesClient:
         )
 
     async def list_shares(self) -> list[models.Share]:
+        """The shares you created. The API accepts only API keys here, not hotkeys."""
+        if not self.connection.credentials.api_key:
+            raise ConfigError(
+                "listing shares needs an API key (the API does not take hotkey signatures"
+                " there): set CHUTES_API_KEY or pass --api-key"
+            )
         data = await self._json("GET", "/users/me/shares")
-        return [models.Share.model_validate(item) for item in data]
+        return self._parse(list[models.Share], data, "/users/me/shares")
 
     # images
 
@@ -258,10 +269,13 @@ class ChutesClient:
         """A page of chutes with each item's cords filled in from `cord_refs`."""
         params = {"page": page, "limit": limit, "name": name, "include_public": include_public}
         data = await self._json("GET", "/chutes/", purpose="chutes", params=params)
-        refs = data.get("cord_refs") or {} if isinstance(data, dict) else {}
-        for item in data.get("items", []) if isinstance(data, dict) else []:
+        items = data.get("items") if isinstance(data, dict) else None
+        refs = data.get("cord_refs") if isinstance(data, dict) else None
+        if not isinstance(items, list) or not isinstance(refs, dict | None):
+            raise ServerError("/chutes/: the API reply has an unexpected shape")
+        for item in items:
             if isinstance(item, dict) and item.get("cords") is None:
-                item["cords"] = refs.get(item.get("cord_ref_id"))
+                item["cords"] = (refs or {}).get(item.get("cord_ref_id"))
         return data if raw else self._parse(models.Page[models.Chute], data, "/chutes/")
 
     async def get_chute(self, ref: str, raw: bool = False) -> models.Chute:
@@ -383,9 +397,11 @@ class ChutesClient:
 
     async def warmup(self, ref: str) -> AsyncIterator[models.WarmupEvent]:
         """The warmup stream: `cold` events, then one `hot` event when the chute is ready."""
-        async for event in self._events(f"/chutes/warmup/{ref}", "chutes"):
-            if event.is_data:
-                yield models.WarmupEvent.model_validate(_event_json(event))
+        path = f"/chutes/warmup/{ref}"
+        async with aclosing(self._events(path, "chutes")) as events:
+            async for event in events:
+                if event.is_data:
+                    yield self._parse(models.WarmupEvent, _event_json(event), path)
 
     async def instance_logs(
         self,
@@ -399,13 +415,15 @@ class ChutesClient:
         params = {"backfill": backfill}
         while True:
             try:
-                async for event in self._events(f"/instances/{instance_id}/logs", "logs", params):
-                    failures = 0
-                    if not event.is_data:
-                        continue
-                    payload = _event_json(event)
-                    if isinstance(payload, dict) and isinstance(payload.get("log"), str):
-                        yield payload["log"]
+                path = f"/instances/{instance_id}/logs"
+                async with aclosing(self._events(path, "logs", params)) as events:
+                    async for event in events:
+                        failures = 0
+                        if not event.is_data:
+                            continue
+                        payload = _event_json(event)
+                        if isinstance(payload, dict) and isinstance(payload.get("log"), str):
+                            yield payload["log"]
                 return
             except (StreamBroken, Unreachable):
                 failures += 1

@@ -110,7 +110,7 @@ class StreamBroken(ChutesError):
     exit_code = ExitCode.UNAVAILABLE
 
 
-FEE_RE = re.compile(r"(?:configuration is|node selector, is): \$(\d+(?:\.\d+)?(?:e-?\d+)?)")
+FEE_RE = re.compile(r"(?:configuration is:|node selector, is) \$(\d+(?:\.\d+)?(?:e-?\d+)?)")
 
 
 def parse_fee(detail: str) -> float | None:
