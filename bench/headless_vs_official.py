@@ -74,6 +74,8 @@ def main() -> int:
         box = start_sandbox(Path(tmp))
         try:
             env = {k: v for k, v in os.environ.items() if not k.startswith("CHUTES")}
+            # An installed package has compiled bytecode; let the warm-up run write ours too.
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
             env["CHUTES_CONFIG_PATH"] = str(box.users["demo"].config_path)
             results = {}
             floor = [sys.executable, "-c", FLOOR, box.url]
