@@ -28,7 +28,7 @@ from chutes_tui.client.errors import (
     Unreachable,
     error_for,
 )
-from chutes_tui.client.sse import ServerEvent, iter_events
+from chutes_tui.client.sse import KEEPALIVE, ServerEvent, iter_events
 from chutes_tui.config import Connection
 
 if TYPE_CHECKING:
@@ -409,9 +409,15 @@ class ChutesClient:
         backfill: int = 100,
         reconnect: bool = False,
         attempts: int = 5,
+        follow: bool = True,
     ) -> AsyncIterator[str]:
-        """Log lines of one instance; with `reconnect`, a broken stream is reopened."""
+        """Log lines of one instance; with `reconnect`, a broken stream is reopened.
+
+        Without `follow`, only the history: it ends after `backfill` lines or at the first
+        keep-alive, which the log server sends once it has nothing more to say.
+        """
         failures = 0
+        seen = 0
         params = {"backfill": backfill}
         while True:
             try:
@@ -419,10 +425,13 @@ class ChutesClient:
                 async with aclosing(self._events(path, "logs", params)) as events:
                     async for event in events:
                         failures = 0
+                        if not follow and (seen >= backfill or event.kind == KEEPALIVE):
+                            return
                         if not event.is_data:
                             continue
                         payload = _event_json(event)
                         if isinstance(payload, dict) and isinstance(payload.get("log"), str):
+                            seen += 1
                             yield payload["log"]
                 return
             except (StreamBroken, Unreachable):

@@ -59,8 +59,12 @@ class SseDecoder:
 
     @property
     def partial(self) -> bool:
-        """True when the stream stopped in the middle of a line."""
-        return bool(self._pending.strip())
+        """True when the stream stopped in the middle of a line (a held CR ends its line)."""
+        return bool(self._pending.strip()) and not self._pending.endswith(b"\r")
+
+    def finish(self) -> list[ServerEvent]:
+        """Events still held at the end of the stream: a last line ended by a lone CR."""
+        return self.feed(b"\n") if self._pending.endswith(b"\r") else []
 
     def _line(self, line: str) -> ServerEvent | None:
         if not line:
@@ -73,7 +77,9 @@ class SseDecoder:
             return ServerEvent(line, LINE)
         value = value.removeprefix(" ")
         if field == "data":
-            return ServerEvent(value, None, self._event_name)
+            # Each data line is one event here, so a name applies to one line only.
+            name, self._event_name = self._event_name, None
+            return ServerEvent(value, None, name)
         if field == "event":
             self._event_name = value
         return None
@@ -83,7 +89,7 @@ def decode_all(chunks: Iterable[bytes]) -> list[ServerEvent]:
     """Decode a whole stream at once (tests and small replies)."""
     decoder = SseDecoder()
     events = [event for chunk in chunks for event in decoder.feed(chunk)]
-    events.extend(decoder.feed(b"\n") if decoder.partial else [])
+    events.extend(decoder.feed(b"\n") if decoder.partial else decoder.finish())
     return events
 
 
@@ -95,6 +101,8 @@ async def iter_events(
     async for chunk in chunks:
         for event in decoder.feed(chunk):
             yield event
+    for event in decoder.finish():
+        yield event
     if decoder.partial:
         if strict:
             raise StreamBroken("the event stream was cut in the middle of an event")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -209,7 +208,7 @@ async def logs(client: ChutesClient, args: argparse.Namespace, out: Output) -> i
         async for line in _instance_lines(client, instance_id, args):
             tag = f"[{instance_id[:8]}] " if prefix else ""
             if out.json:
-                out.result({"instance_id": instance_id, "log": line})
+                out.line({"instance_id": instance_id, "log": line})
             else:
                 out.text(f"{tag}{line}")
 
@@ -217,20 +216,11 @@ async def logs(client: ChutesClient, args: argparse.Namespace, out: Output) -> i
     return ExitCode.OK
 
 
-async def _instance_lines(client: ChutesClient, instance_id: str, args: argparse.Namespace):
-    """Backfill then, with --follow, live lines; without it, stop once the stream goes idle."""
-    if args.follow:
-        async for line in client.instance_logs(instance_id, args.backfill, reconnect=True):
-            yield line
-        return
-    lines = client.instance_logs(instance_id, args.backfill).__aiter__()
-    while True:
-        try:
-            yield await asyncio.wait_for(lines.__anext__(), timeout=1.5)
-        except (StopAsyncIteration, TimeoutError):
-            with contextlib.suppress(Exception):
-                await lines.aclose()
-            return
+def _instance_lines(client: ChutesClient, instance_id: str, args: argparse.Namespace):
+    """History then, with --follow, live lines."""
+    return client.instance_logs(
+        instance_id, args.backfill, reconnect=args.follow, follow=args.follow
+    )
 
 
 PRICE_COLUMNS = (
@@ -258,7 +248,12 @@ async def pricing(client: ChutesClient, args: argparse.Namespace, out: Output) -
 
 
 async def code(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
-    out.text(await client.code(args.chute))
+    """Source as plain text (ready to redirect to a file); JSON only when asked for."""
+    source = await client.code(args.chute)
+    if args.output == "json":
+        out.result({"chute": args.chute, "code": source})
+    else:
+        out.text(source)
     return ExitCode.OK
 
 

@@ -23,9 +23,9 @@ class Column:
 
 
 def plain(data: Any) -> Any:
-    """Models to JSON-ready data, as the API sent them."""
+    """Models to JSON-ready data with the fields the API sent, and no others."""
     if hasattr(data, "model_dump"):
-        return data.model_dump(mode="json")
+        return data.model_dump(mode="json", exclude_unset=True)
     if isinstance(data, list):
         return [plain(item) for item in data]
     return data
@@ -60,6 +60,11 @@ class Output:
             self._record(payload)
         else:
             self.stdout.write(f"{payload}\n")
+        self.stdout.flush()
+
+    def line(self, record: Any) -> None:
+        """One compact JSON object on its own line (streams: JSON Lines)."""
+        self.stdout.write(json.dumps(plain(record), separators=(",", ":")) + "\n")
         self.stdout.flush()
 
     def text(self, text: str) -> None:

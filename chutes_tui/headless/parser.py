@@ -3,6 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import re
+import sys
+from typing import NoReturn
+
+SECRET_RE = re.compile(r"cpk_[A-Za-z0-9._-]+|\b(?:0x)?[0-9a-fA-F]{64}\b")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that never echoes a secret back in a usage error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {SECRET_RE.sub('<redacted>', message)}\n")
+
 
 EXIT_CODES_HELP = """exit codes:
   0 ok                      6 payment (402: fee not accepted, balance too low)
@@ -23,74 +37,89 @@ def _paging(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include-public", action="store_true", help="also list public ones")
 
 
-def _output(parser: argparse.ArgumentParser, top: bool = False) -> None:
-    # Sub-commands must not reset a choice made before the command name.
-    default = None if top else argparse.SUPPRESS
+def _common(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """Output and connection options, accepted before or after the command name.
+
+    Only the top level has defaults, so a sub-command never resets an earlier choice.
+    """
+    if top:
+        parser.set_defaults(output=None, config=None, api_url=None, api_key=None, profile=None)
+    keep = argparse.SUPPRESS
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
         "--json",
         dest="output",
         action="store_const",
         const="json",
-        default=default,
+        default=keep,
         help="print JSON (the default when stdout is not a terminal)",
     )
-    group.add_argument("--output", choices=("table", "json"), default=default, help="output format")
-
-
-def add_connection_options(parser: argparse.ArgumentParser) -> None:
+    group.add_argument("--output", choices=("table", "json"), default=keep, help="output format")
     parser.add_argument(
         "--config",
         metavar="PATH",
+        default=keep,
         help="the SDK's config.ini (default: $CHUTES_CONFIG_PATH, then ~/.chutes/config.ini)",
     )
-    parser.add_argument("--api-url", metavar="URL", help="API base URL (overrides the config)")
-    parser.add_argument("--api-key", metavar="KEY", help="API key (default $CHUTES_API_KEY)")
-    parser.add_argument("--profile", metavar="NAME", help="a profile from the preferences file")
+    parser.add_argument(
+        "--api-url", metavar="URL", default=keep, help="API base URL (overrides the config)"
+    )
+    parser.add_argument(
+        "--api-key", metavar="KEY", default=keep, help="API key (default $CHUTES_API_KEY)"
+    )
+    parser.add_argument(
+        "--profile", metavar="NAME", default=keep, help="a profile from the preferences file"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="chutes-tui --no-ui",
         description="Chutes operations for scripts: JSON output, explicit confirmations.",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_connection_options(parser)
-    _output(parser, top=True)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _common(parser, top=True)
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=Parser
+    )
 
     me = commands.add_parser("me", help="your account: name, id, balance, permissions")
-    _output(me)
+    _common(me)
 
     for kind in ("images", "chutes"):
         group = commands.add_parser(kind, help=f"list, get or delete {kind}")
-        actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
+        actions = group.add_subparsers(
+            dest="action", required=True, metavar="ACTION", parser_class=Parser
+        )
         listing = actions.add_parser("list", help=f"list {kind}")
         _paging(listing)
-        _output(listing)
+        _common(listing)
         get = actions.add_parser("get", help=f"one of your {kind} by id or name")
         get.add_argument("ref", metavar="ID_OR_NAME")
-        _output(get)
+        _common(get)
         delete = actions.add_parser("delete", help=f"delete one of your {kind}")
         delete.add_argument("ref", metavar="ID_OR_NAME")
         delete.add_argument("--yes", "-y", action="store_true", help="do not ask")
-        _output(delete)
+        _common(delete)
 
     deploy = commands.add_parser("deploy", help="deploy MODULE:CHUTE (not available yet)")
     deploy.add_argument("ref", metavar="MODULE:CHUTE")
+    _common(deploy)
 
     share = commands.add_parser("share", help="share a chute with a user, or --remove it")
     share.add_argument("chute", metavar="CHUTE")
     share.add_argument("user", metavar="USER")
     share.add_argument("--remove", action="store_true", help="unshare instead")
-    _output(share)
+    _common(share)
 
     shares = commands.add_parser("shares", help="the shares you created")
-    share_actions = shares.add_subparsers(dest="action", required=True, metavar="ACTION")
+    share_actions = shares.add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=Parser
+    )
     share_list = share_actions.add_parser("list", help="list the shares you created")
     share_list.add_argument("--chute", help="only shares of this chute (id or name)")
-    _output(share_list)
+    _common(share_list)
 
     warmup = commands.add_parser("warmup", help="warm a chute up; --wait until it is hot")
     warmup.add_argument("chute", metavar="CHUTE")
@@ -98,17 +127,18 @@ def build_parser() -> argparse.ArgumentParser:
     warmup.add_argument(
         "--timeout", type=float, default=600.0, help="seconds to wait with --wait (default 600)"
     )
-    _output(warmup)
+    _common(warmup)
 
     logs = commands.add_parser("logs", help="instance logs of a chute or one instance")
     logs.add_argument("target", metavar="CHUTE_OR_INSTANCE")
     logs.add_argument("--follow", "-f", action="store_true", help="keep streaming new lines")
     logs.add_argument("--backfill", type=int, default=100, help="lines of history (0-10000)")
-    _output(logs)
+    _common(logs)
 
     pricing = commands.add_parser("pricing", help="GPU prices per hour")
-    _output(pricing)
+    _common(pricing)
 
-    code = commands.add_parser("code", help="the source code of a chute")
+    code = commands.add_parser("code", help="the source code of a chute (JSON with --json)")
     code.add_argument("chute", metavar="CHUTE")
+    _common(code)
     return parser
