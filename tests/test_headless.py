@@ -328,10 +328,10 @@ def test_chutes_list_as_a_table(cli: Cli) -> None:
         "ID",
         "NAME",
         "STATUS",
-        "INSTANCES",
+        "INST",
         "GPUS",
         "PRICE",
-        "INVOCATIONS",
+        "CALLS",
         "SLUG",
     ]
     with pytest.raises(ValueError):

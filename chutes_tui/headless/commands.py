@@ -39,7 +39,7 @@ IMAGE_COLUMNS = (
         "bold",
     ),
     Column("TAG", lambda row: row["tag"]),
-    Column("STATUS", lambda row: row["status"]),
+    Column("STATUS", lambda row: row["status"], wrap=True),
     Column("PUBLIC", lambda row: row["public"]),
     Column("CREATED", lambda row: _short(row.get("created_at"))),
 )
@@ -47,10 +47,10 @@ CHUTE_COLUMNS = (
     Column("ID", lambda row: row["chute_id"], "dim"),
     Column("NAME", lambda row: row["name"], "bold"),
     Column("STATUS", lambda row: "hot" if row.get("hot") else "cold"),
-    Column("INSTANCES", lambda row: len(row.get("instances") or [])),
+    Column("INST", lambda row: len(row.get("instances") or [])),
     Column("GPUS", _gpus),
     Column("PRICE", _price),
-    Column("INVOCATIONS", lambda row: row.get("invocation_count", 0)),
+    Column("CALLS", lambda row: row.get("invocation_count", 0)),
     Column("SLUG", lambda row: row.get("slug")),
 )
 SHARE_COLUMNS = (

@@ -20,6 +20,7 @@ class Column:
     title: str
     value: Cell
     style: str | None = None
+    wrap: bool = False
 
 
 def plain(data: Any) -> Any:
@@ -90,7 +91,12 @@ class Output:
 
         table = Table(title=title, header_style="bold", box=None, pad_edge=False)
         for column in columns:
-            table.add_column(column.title, style=column.style, overflow="fold")
+            table.add_column(
+                column.title,
+                style=column.style,
+                no_wrap=not column.wrap,
+                overflow="fold" if column.wrap else "ellipsis",
+            )
         for row in rows:
             table.add_row(*(_cell(column.value(row)) for column in columns))
         self._console().print(table)
