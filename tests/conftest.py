@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,13 +121,37 @@ def start_sandbox(tmp_path: Path, **overrides) -> Sandbox:
     return Sandbox(running, db_path, users)
 
 
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    box = start_sandbox(tmp_path)
+@contextmanager
+def running_sandbox(path: Path, **overrides) -> Iterator[Sandbox]:
+    box = start_sandbox(path, **overrides)
     try:
         yield box
     finally:
         box.running.stop()
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    """A fresh sandbox for one test."""
+    with running_sandbox(tmp_path) as box:
+        yield box
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """A sandbox shared by one test module, for tests that change nothing others look at."""
+    with running_sandbox(tmp_path_factory.mktemp("shared")) as shared:
+        yield shared
+
+
+def _no_server_errors(response: httpx.Response) -> None:
+    request = response.request
+    assert response.status_code < 500, f"{request.method} {request.url} -> {response.status_code}"
+
+
+def strict_http(box: Sandbox) -> httpx.Client:
+    """An HTTP client that fails the test on any 5xx reply."""
+    return httpx.Client(base_url=box.url, timeout=10, event_hooks={"response": [_no_server_errors]})
 
 
 def body_bytes(payload: dict) -> bytes:

@@ -7,7 +7,7 @@ one each (`sandbox`, from conftest).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from chutes_tui.client.errors import (
 from chutes_tui.config import Connection, resolve
 from chutes_tui.sandbox.lookup import chute_uid, image_uid
 from chutes_tui.sandbox.seed import HELLO_CODE
-from tests.conftest import Sandbox, SandboxUser, deploy_body, start_sandbox
+from tests.conftest import Sandbox, SandboxUser, deploy_body
 
 AUTH = ["hotkey", "api_key"]
 NOT_FOUND_CHUTE = "Chute not found, or does not belong to you"
@@ -43,16 +43,6 @@ def connection(box: Sandbox, user: str, auth: str) -> Connection:
     conn = resolve(api_url=box.url, api_key=person.api_key, env={})
     assert conn.credentials.api_key == person.api_key
     return conn
-
-
-@pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    """One sandbox for the tests that only read."""
-    running = start_sandbox(tmp_path_factory.mktemp("client-box"))
-    try:
-        yield running
-    finally:
-        running.running.stop()
 
 
 @pytest.fixture

@@ -226,16 +226,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    """A sandbox for commands that change nothing (or nothing another test looks at)."""
-    sandbox = start_sandbox(tmp_path_factory.mktemp("shared-sandbox"))
-    try:
-        yield sandbox
-    finally:
-        sandbox.running.stop()
-
-
-@pytest.fixture(scope="module")
 def cli(box: Sandbox, home: Path) -> Cli:
     return Cli(box, home)
 

@@ -16,6 +16,7 @@ from chutes_tui.client.models import (
     NodeSelectorOut,
 )
 from chutes_tui.core.pricing import GpuTable
+from tests.conftest import deploy_body
 
 GPU_NAMES = set(GpuTable.load().names)
 CONTEXT = {"gpu_names": GPU_NAMES}
@@ -23,46 +24,9 @@ CONTEXT = {"gpu_names": GPU_NAMES}
 
 def sdk_body(**overrides) -> dict:
     """A deploy body as SDK 0.6.9 sends it."""
-    body = {
-        "name": "hello-world",
-        "tagline": "demo",
-        "readme": "",
-        "logo_id": None,
-        "image": "demo/hello:0.1",
-        "public": False,
-        "standard_template": None,
-        "node_selector": {
-            "gpu_count": 1,
-            "min_vram_gb_per_gpu": 16,
-            "include": None,
-            "exclude": None,
-        },
-        "filename": "hello.py",
-        "ref_str": "hello:chute",
-        "code": "print(1)",
-        "concurrency": 1,
-        "max_instances": 1,
-        "scaling_threshold": 0.75,
-        "shutdown_after_seconds": 300,
-        "cords": [
-            {
-                "method": "POST",
-                "path": "/echo",
-                "public_api_path": "/echo",
-                "public_api_method": "POST",
-                "stream": False,
-                "function": "echo",
-                "input_schema": {},
-                "output_schema": {},
-                "output_content_type": None,
-                "minimal_input_schema": {},
-                "passthrough": False,
-            }
-        ],
-        "jobs": [],
-    }
-    body.update(overrides)
-    return body
+    return deploy_body(
+        **{"name": "hello-world", "tagline": "demo", "code": "print(1)", **overrides}
+    )
 
 
 def with_selector(**selector) -> dict:
@@ -92,7 +56,7 @@ def test_minimal_sdk_body_parses():
     assert req.cords[0].function == "echo"
     assert req.jobs == []
     assert req.revision is None
-    assert req.tee is None
+    assert req.tee is False
 
 
 def test_minimal_sdk_body_parses_with_gpu_context():

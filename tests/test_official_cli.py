@@ -24,7 +24,7 @@ import pytest
 from chutes_tui.client.models import NodeSelector
 from chutes_tui.core.pricing import GpuTable, deployment_fee
 from chutes_tui.sandbox.lookup import chute_uid, image_uid
-from tests.conftest import Sandbox, start_sandbox
+from tests.conftest import Sandbox, running_sandbox
 
 pytestmark = pytest.mark.sdk
 
@@ -98,11 +98,8 @@ class Cli:
 def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     # Speed 1: a deployed chute's instance stays alive (and unbilled) for the whole module,
     # so the delete cascade has instances to remove and the balance moves only by the fee.
-    sandbox = start_sandbox(tmp_path_factory.mktemp("cli-sandbox"), speed=1.0)
-    try:
+    with running_sandbox(tmp_path_factory.mktemp("cli-sandbox"), speed=1.0) as sandbox:
         yield sandbox
-    finally:
-        sandbox.running.stop()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from chutes_tui.sandbox.render import SANDBOX_NOTE
-from tests.conftest import Sandbox, body_bytes, start_sandbox
+from tests.conftest import Sandbox, body_bytes, strict_http
 
 IMAGE_404 = "Image not found, or does not belong to you"
 CHUTE_404 = "Chute not found, or does not belong to you"
@@ -27,35 +27,16 @@ SCHEMA_KEYS = ("input_schema", "output_schema", "minimal_input_schema")
 TAO_USD = 400.0
 
 
-def _no_server_errors(response: httpx.Response) -> None:
-    request = response.request
-    assert response.status_code < 500, f"{request.method} {request.url} -> {response.status_code}"
-
-
-def client_for(box: Sandbox) -> httpx.Client:
-    return httpx.Client(base_url=box.url, timeout=10, event_hooks={"response": [_no_server_errors]})
-
-
-@pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    """A sandbox for tests that only read."""
-    running = start_sandbox(tmp_path_factory.mktemp("api"))
-    try:
-        yield running
-    finally:
-        running.running.stop()
-
-
 @pytest.fixture
 def api(box: Sandbox) -> Iterator[httpx.Client]:
-    with client_for(box) as http:
+    with strict_http(box) as http:
         yield http
 
 
 @pytest.fixture
 def mut(sandbox: Sandbox) -> Iterator[httpx.Client]:
     """A client for the per-test sandbox, for tests that change data."""
-    with client_for(sandbox) as http:
+    with strict_http(sandbox) as http:
         yield http
 
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from substrateinterface import Keypair
 
-from tests.conftest import Sandbox, SandboxUser, body_bytes, start_sandbox
+from tests.conftest import Sandbox, SandboxUser, body_bytes, strict_http
 
 NO_USER = "Can't find a user with that api key in our db :("
 BAD_HEADER = "Missing or invalid authorization header(s)"
@@ -27,27 +27,9 @@ NO_PURPOSE = "Either payload_str or purpose must be provided"
 CHUTE_404 = "Chute not found, or does not belong to you"
 
 
-def _no_server_errors(response: httpx.Response) -> None:
-    request = response.request
-    assert response.status_code < 500, f"{request.method} {request.url} -> {response.status_code}"
-
-
-def client_for(box: Sandbox) -> httpx.Client:
-    return httpx.Client(base_url=box.url, timeout=10, event_hooks={"response": [_no_server_errors]})
-
-
-@pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    running = start_sandbox(tmp_path_factory.mktemp("auth"))
-    try:
-        yield running
-    finally:
-        running.running.stop()
-
-
 @pytest.fixture
 def api(box: Sandbox) -> Iterator[httpx.Client]:
-    with client_for(box) as http:
+    with strict_http(box) as http:
         yield http
 
 
