@@ -110,6 +110,14 @@ class StreamBroken(ChutesError):
     exit_code = ExitCode.UNAVAILABLE
 
 
+SECRET_RE = re.compile(r"cpk_[A-Za-z0-9._-]+|\b(?:0x)?[0-9a-fA-F]{64}\b")
+
+
+def redact(text: str) -> str:
+    """Text with anything shaped like an API key or a hotkey seed replaced."""
+    return SECRET_RE.sub("<redacted>", text)
+
+
 FEE_RE = re.compile(r"(?:configuration is:|node selector, is) \$(\d+(?:\.\d+)?(?:e-?\d+)?)")
 
 

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from chutes_tui.client.errors import redact
+
 Cell = Callable[[dict[str, Any]], Any]
 
 
@@ -74,11 +76,11 @@ class Output:
         self.stdout.flush()
 
     def info(self, message: str) -> None:
-        self.stderr.write(f"{message}\n")
+        self.stderr.write(f"{redact(message)}\n")
         self.stderr.flush()
 
     def error(self, message: str) -> None:
-        self.stderr.write(f"chutes-tui: error: {message}\n")
+        self.stderr.write(f"chutes-tui: error: {redact(message)}\n")
         self.stderr.flush()
 
     def _console(self):

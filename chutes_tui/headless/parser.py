@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from typing import NoReturn
 
-SECRET_RE = re.compile(r"cpk_[A-Za-z0-9._-]+|\b(?:0x)?[0-9a-fA-F]{64}\b")
+from chutes_tui.client.errors import redact
 
 
 class Parser(argparse.ArgumentParser):
@@ -15,7 +14,7 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {SECRET_RE.sub('<redacted>', message)}\n")
+        self.exit(2, f"{self.prog}: error: {redact(message)}\n")
 
 
 EXIT_CODES_HELP = """exit codes:

@@ -47,7 +47,7 @@ def run(argv: Sequence[str]) -> int:
         return ExitCode.OK
     except Exception as error:  # the last line of defence: one line, never a traceback
         if os.environ.get("CHUTES_TUI_DEBUG") == "1":
-            traceback.print_exc()
+            out.info(traceback.format_exc().rstrip())  # redacted like every diagnostic
         out.error(f"unexpected {type(error).__name__}: {error}")
         return int(ExitCode.UNEXPECTED)
 
