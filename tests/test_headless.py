@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from chutes_tui.client.errors import ExitCode
+from chutes_tui.sandbox.lifecycle import HEALTH_CHECK_LINE
 from chutes_tui.sandbox.seed import HELLO_CODE
 from tests.conftest import Sandbox, start_sandbox
 
@@ -423,7 +424,7 @@ def test_logs_follow_streams_until_interrupted(cli: Cli, tmp_path: Path) -> None
     assert len(lines) >= 5, str(run)
     instance_id = cli.box.query("SELECT instance_id FROM instances")[0]["instance_id"]
     assert all(line == {"instance_id": instance_id, "log": lines[0]["log"]} for line in lines)
-    assert lines[0]["log"] == 'GET /_ping HTTP/1.1" 200 OK'
+    assert lines[0]["log"] == HEALTH_CHECK_LINE
     assert code == 130 and run.stderr == "Interrupted.\n", str(run)
 
 

@@ -182,7 +182,10 @@ async def warmup(client: ChutesClient, args: argparse.Namespace, out: Output) ->
     except TimeoutError:
         hot = False
     waited = round(time.monotonic() - started, 3)
-    out.result({"chute": args.chute, "hot": hot, "waited_seconds": waited, "events": events})
+    if out.json:
+        out.result({"chute": args.chute, "hot": hot, "waited_seconds": waited, "events": events})
+    elif hot:
+        out.text(f"{args.chute} is hot after {waited:.1f} s")
     if not hot:
         raise TimedOut(f"{args.chute} was not hot after {args.timeout:g} s")
     return ExitCode.OK

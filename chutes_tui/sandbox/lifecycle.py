@@ -24,6 +24,7 @@ from chutes_tui.sandbox.storage import Store, now_iso
 Row = dict[str, Any]
 REGIONS = ("us-east", "us-west", "eu-central", "ap-south")
 LOG_BUFFER_LINES = 10_000
+HEALTH_CHECK_LINE = 'INFO:     10.0.0.1:43210 - "GET /_ping HTTP/1.1" 200 OK'
 
 
 class LogBook:
@@ -250,7 +251,7 @@ class Simulator:
         for instance_id, last in list(self._last_log.items()):
             if now - last >= interval:
                 self._last_log[instance_id] = now
-                self.logs.write(instance_id, 'GET /_ping HTTP/1.1" 200 OK')
+                self.logs.write(instance_id, HEALTH_CHECK_LINE)
 
     def resume(self) -> None:
         """After a restart: keep logging for instances that were already active."""
