@@ -57,7 +57,9 @@ def _sandbox_parser(commands: argparse._SubParsersAction) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chutes-tui",
-        description="A keyboard-driven dashboard for the Chutes serverless-GPU platform.",
+        description="A keyboard-driven dashboard for the Chutes serverless-GPU platform."
+        " With no Chutes credentials it opens on an embedded local sandbox.",
+        epilog="For scripts: chutes-tui --no-ui --help",
     )
     parser.add_argument("--version", action="version", version=f"chutes-tui {__version__}")
     parser.add_argument(
@@ -65,8 +67,25 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run one command for scripts: chutes-tui --no-ui --help lists them",
     )
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="use the embedded local sandbox even when credentials exist",
+    )
+    parser.add_argument("--config", metavar="PATH", help="the SDK's config.ini")
+    parser.add_argument("--api-url", metavar="URL", help="API base URL")
+    parser.add_argument("--api-key", metavar="KEY", help="API key (default $CHUTES_API_KEY)")
+    parser.add_argument("--profile", metavar="NAME", help="a profile from the preferences file")
+    parser.add_argument(
+        "--refresh",
+        type=float,
+        metavar="SECONDS",
+        default=None,
+        help="auto-refresh interval (default 10; 0 turns it off)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _sandbox_parser(commands)
+    commands.add_parser("paths", help="print where every file chutes-tui uses lives")
     return parser
 
 
@@ -83,8 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from chutes_tui.sandbox.commands import run
 
         return run(args)
-    parser.print_help()
-    return EXIT_USAGE
+    if args.command == "paths":
+        from chutes_tui.paths import print_paths
+
+        return print_paths(args)
+    from chutes_tui.tui.launch import run_dashboard
+
+    return run_dashboard(args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,283 @@
+"""The dashboard application: owns the client, the data feeds and the refresh schedule.
+
+Workers fetch and post messages; screens only read `app.feeds` and ask the app to act.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+from textual.timer import Timer
+
+from chutes_tui import config
+from chutes_tui.client.api import ChutesClient
+from chutes_tui.client.errors import AuthError, ChutesError, ConfigError, TimedOut, Unreachable
+from chutes_tui.tui.feeds import Feed
+from chutes_tui.tui.messages import AccountUpdated, FeedUpdated
+from chutes_tui.tui.session import Session
+from chutes_tui.tui.theme import HOUSE_THEME
+
+PAGE_SIZE = 500
+RETRY_DELAYS = (2.0, 4.0, 8.0, 15.0, 30.0)
+KINDS = ("chutes", "images")
+
+
+def styles_dir() -> Path:
+    """The stylesheets: packed inside the installed package, or top-level in a checkout."""
+    packed = Path(__file__).resolve().parents[1] / "styles"
+    return packed if packed.is_dir() else Path(__file__).resolve().parents[2] / "styles"
+
+
+class ChutesApp(App):
+    """chutes-tui: images, chutes, and everything about them."""
+
+    CSS_PATH = [styles_dir() / "app.tcss"]
+    TITLE = "chutes-tui"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark,f1", "help", "Help", id="app.help"),
+        Binding("1", "show('chutes')", "Chutes", id="app.chutes"),
+        Binding("2", "show('images')", "Images", id="app.images"),
+        Binding("r", "refresh", "Refresh", id="app.refresh"),
+        Binding("p", "toggle_auto_refresh", "Pause", id="app.pause"),
+    ]
+
+    def __init__(
+        self,
+        session: Session,
+        refresh_interval: float = 10.0,
+        prefs: dict[str, Any] | None = None,
+        exit_after_first_paint: bool = False,
+    ) -> None:
+        from chutes_tui.tui.commands import ChutesCommands
+
+        self.COMMANDS = App.COMMANDS | {ChutesCommands}
+        super().__init__()
+        self.session = session
+        self.prefs = prefs or {}
+        self.client = ChutesClient(session.connection)
+        self.feeds: dict[str, Feed] = {kind: Feed() for kind in KINDS}
+        self.account: dict[str, Any] | None = None
+        self.connection_state = "connecting"
+        self.refresh_interval = float(self.prefs.get("refresh_interval", refresh_interval))
+        self.auto_refresh = self.refresh_interval > 0
+        self.include_public_images = False
+        self._timers: dict[str, Timer] = {}
+        self._failures: dict[str, int] = {}
+        self._exit_after_first_paint = exit_after_first_paint
+        self.register_theme(HOUSE_THEME)
+        self.theme = self.prefs.get("theme", HOUSE_THEME.name)
+
+    # lifecycle
+
+    def get_default_screen(self):
+        from chutes_tui.tui.screens.resources import ChutesScreen
+
+        return ChutesScreen()
+
+    def on_mount(self) -> None:
+        keys = self.prefs.get("keys")
+        if isinstance(keys, dict):
+            self.set_keymap({str(k): str(v) for k, v in keys.items()})
+        self.load_account()
+        for kind in KINDS:
+            self.refresh_feed(kind)
+        self.set_interval(1.0, self._tick, name="header clock")
+
+    async def on_unmount(self) -> None:
+        await self.client.aclose()
+        self.session.close()
+
+    def _tick(self) -> None:
+        """Once a second: only the header's ages and countdowns change."""
+        if self.stale_age() is not None or self.connection_state != "online":
+            self.post_message(AccountUpdated())
+
+    # data
+
+    def stale_age(self) -> float | None:
+        ages = [feed.age() for feed in self.feeds.values() if feed.stale]
+        return max(ages) if ages else None
+
+    def load_account(self) -> None:
+        self.run_worker(self._load_account(), group="account", exclusive=True)
+
+    async def _load_account(self) -> None:
+        try:
+            self.account = (await self.client.me()).model_dump(mode="json")
+        except ChutesError as error:
+            self._note_failure(error)
+        self.post_message(AccountUpdated())
+
+    def refresh_feed(self, kind: str) -> None:
+        self.run_worker(self._refresh(kind), group=f"feed-{kind}", exclusive=True)
+
+    def _lister(self, kind: str) -> Callable[..., Awaitable[dict]]:
+        if kind == "chutes":
+            return self.client.list_chutes
+        return self.client.list_images
+
+    async def _refresh(self, kind: str) -> None:
+        feed = self.feeds[kind]
+        feed.loading = True
+        lister = self._lister(kind)
+        include_public = kind == "images" and self.include_public_images
+        rows: list[dict] = []
+        try:
+            page = 0
+            while True:
+                result = await lister(
+                    page=page, limit=PAGE_SIZE, include_public=include_public, raw=True
+                )
+                rows.extend(result["items"])
+                if not feed.loaded:  # first load: show the first page at once
+                    feed.rows, feed.loaded_at = list(rows), time.time()
+                    self.post_message(FeedUpdated(kind))
+                if not result["items"] or len(rows) >= result["total"]:
+                    break
+                page += 1
+            if kind == "chutes":
+                rows.extend(await self._remembered_shared(rows))
+            feed.rows, feed.loaded_at, feed.error = rows, time.time(), None
+            self._failures[kind] = 0
+            self._online()
+        except ChutesError as error:
+            feed.error = error.message
+            self._failures[kind] = self._failures.get(kind, 0) + 1
+            self._note_failure(error)
+        finally:
+            feed.loading = False
+            self.post_message(FeedUpdated(kind))
+            self._schedule(kind)
+
+    async def _remembered_shared(self, own: list[dict]) -> list[dict]:
+        """Chutes shared with the user (never listed by the API) that they opened before."""
+        from chutes_tui.tui.remembered import RememberedChutes
+
+        known = {row["chute_id"] for row in own}
+        found = []
+        for ref in RememberedChutes.load().refs():
+            if ref in known:
+                continue
+            try:
+                chute = await self.client.get_chute(ref, raw=True)
+            except ChutesError:
+                continue
+            if chute["chute_id"] not in known:
+                chute["_shared"] = True
+                found.append(chute)
+                known.add(chute["chute_id"])
+        return found
+
+    def _schedule(self, kind: str) -> None:
+        if (timer := self._timers.pop(kind, None)) is not None:
+            timer.stop()
+        failures = self._failures.get(kind, 0)
+        if failures and not self.feeds[kind].loaded:
+            delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1]
+        elif self.auto_refresh:
+            delay = self.refresh_interval
+        else:
+            return
+        self._timers[kind] = self.set_timer(delay, lambda: self.refresh_feed(kind))
+
+    def _online(self) -> None:
+        if self.connection_state != "online":
+            self.connection_state = "online"
+            if self.account is None:
+                self.load_account()
+            self.post_message(AccountUpdated())
+
+    def _note_failure(self, error: ChutesError) -> None:
+        if isinstance(error, Unreachable | TimedOut):
+            self.connection_state = "offline, retrying"
+        elif isinstance(error, AuthError | ConfigError) and error.status in (None, 401):
+            source = self.session.connection.source
+            self.connection_state = "account problem"
+            self.notify(
+                f"{error.message}\nCheck the credentials in {source} (or run `chutes-tui paths`).",
+                title="Account problem",
+                severity="error",
+                timeout=15,
+            )
+            return
+        self.notify(error.message, title="Refresh failed", severity="warning", timeout=6)
+        self.post_message(AccountUpdated())
+
+    def on_feed_updated(self, message: FeedUpdated) -> None:
+        self.screen.post_message(FeedUpdated(message.kind))
+        if self._exit_after_first_paint and message.kind == "chutes" and self.feeds["chutes"].rows:
+            self.call_after_refresh(self.exit)
+
+    def on_account_updated(self, message: AccountUpdated) -> None:
+        for bar in self.screen.query("AccountBar"):
+            bar.refresh()
+
+    # actions
+
+    def action_show(self, kind: str) -> None:
+        """Chutes is the base screen; images sits on top of it; details on top of either."""
+        from chutes_tui.tui.screens.resources import ImagesScreen
+
+        if kind == "images" and isinstance(self.screen, ImagesScreen):
+            return
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        if kind == "images":
+            self.push_screen(ImagesScreen())
+
+    def action_refresh(self) -> None:
+        self.load_account()
+        for kind in KINDS:
+            self.refresh_feed(kind)
+        self.notify("Refreshing…", timeout=1.5)
+
+    def action_toggle_auto_refresh(self) -> None:
+        self.auto_refresh = not self.auto_refresh
+        if self.refresh_interval <= 0:
+            self.refresh_interval = 10.0
+        for kind in KINDS:
+            self._schedule(kind)
+        state = f"every {self.refresh_interval:g} s" if self.auto_refresh else "paused"
+        self.notify(f"Auto-refresh {state}", timeout=2)
+        self.post_message(AccountUpdated())
+
+    def action_help(self) -> None:
+        from chutes_tui.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`q` quits only from a top-level list; nothing switches under a modal."""
+        from chutes_tui.tui.screens.resources import ResourceScreen
+
+        if action in ("quit", "show"):
+            return isinstance(self.screen, ResourceScreen)
+        return True
+
+    def switch_profile(self, name: str) -> None:
+        """Reconnect with another profile from the preferences file."""
+        from chutes_tui.tui.session import Session
+
+        try:
+            connection = config.require_credentials(config.resolve(profile=name))
+        except ChutesError as error:
+            self.notify(error.message, title=f"Profile {name}", severity="error")
+            return
+        old = self.client
+        self.run_worker(old.aclose(), group="close-client")
+        self.session.close()
+        self.session = Session(connection)
+        self.client = ChutesClient(connection)
+        self.account, self.connection_state = None, "connecting"
+        self.feeds = {kind: Feed() for kind in KINDS}
+        self.action_refresh()
+        self.notify(f"Switched to profile {name}: {connection.base_url}")

@@ -1,0 +1,43 @@
+"""Start the dashboard: pick the API (or the embedded sandbox), read preferences, run."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from chutes_tui import config
+from chutes_tui.client.errors import ChutesError, ExitCode
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    from chutes_tui.tui.app import ChutesApp
+    from chutes_tui.tui.session import open_session
+
+    try:
+        prefs = config.load_prefs()
+        session = open_session(
+            sandbox=args.sandbox,
+            config_path=args.config,
+            api_url=args.api_url,
+            api_key=args.api_key,
+            profile=args.profile,
+        )
+    except ChutesError as error:
+        print(f"chutes-tui: {error.message}", file=sys.stderr)
+        return int(error.exit_code)
+    except OSError as error:
+        print(f"chutes-tui: cannot start the sandbox: {error}", file=sys.stderr)
+        return int(ExitCode.UNAVAILABLE)
+    interval = args.refresh if args.refresh is not None else prefs.get("refresh_interval", 10.0)
+    app = ChutesApp(
+        session,
+        refresh_interval=float(interval),
+        prefs=prefs,
+        exit_after_first_paint=os.environ.get("CHUTES_TUI_EXIT_AFTER_FIRST_PAINT") == "1",
+    )
+    try:
+        app.run()
+    finally:
+        session.close()
+    return int(app.return_code or 0)

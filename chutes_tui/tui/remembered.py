@@ -1,0 +1,45 @@
+"""Chutes shared with the user that they opened by name: the API never lists them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_REMEMBERED = 200
+
+
+def state_path() -> Path:
+    from platformdirs import user_state_path
+
+    return user_state_path("chutes-tui") / "opened-chutes.json"
+
+
+@dataclass
+class RememberedChutes:
+    path: Path
+    ids: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> RememberedChutes:
+        path = path or state_path()
+        try:
+            ids = [str(item) for item in json.loads(path.read_text())][:MAX_REMEMBERED]
+        except (OSError, ValueError, TypeError):
+            ids = []
+        return cls(path, ids)
+
+    def refs(self) -> list[str]:
+        return list(self.ids)
+
+    def remember(self, chute_id: str) -> None:
+        if chute_id in self.ids:
+            return
+        self.ids = [chute_id, *self.ids][:MAX_REMEMBERED]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(self.ids))
+
+    def forget(self, chute_id: str) -> None:
+        if chute_id in self.ids:
+            self.ids.remove(chute_id)
+            self.path.write_text(json.dumps(self.ids))

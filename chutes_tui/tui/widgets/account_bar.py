@@ -1,0 +1,39 @@
+"""The header line: who, where, whether we are connected, the balance, and data freshness."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+from chutes_tui.tui.feeds import age_text
+
+
+class AccountBar(Widget):
+    """Always on top: user, API URL, connection state, balance; SANDBOX when embedded."""
+
+    DEFAULT_CSS = """
+    AccountBar { height: 1; dock: top; }
+    """
+
+    def render(self) -> Text:
+        app = self.app
+        state = app.connection_state  # type: ignore[attr-defined]
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(" chutes-tui ", style="bold reverse")
+        if app.session.is_sandbox:  # type: ignore[attr-defined]
+            text.append(" SANDBOX: local simulated Chutes API ", style="bold black on yellow")
+        user = app.account or {}  # type: ignore[attr-defined]
+        name = user.get("username") or app.session.connection.username or "?"  # type: ignore[attr-defined]
+        text.append(f"  {name}", style="bold")
+        balance = user.get("balance")
+        if balance is not None:
+            text.append(f"  ${balance:,.2f}", style="bold green" if balance > 0 else "bold red")
+        text.append(f"  {app.session.connection.base_url}", style="dim")  # type: ignore[attr-defined]
+        colour = {"online": "green", "connecting": "yellow"}.get(state.split()[0], "red")
+        text.append(f"  ● {state}", style=colour)
+        stale = app.stale_age()  # type: ignore[attr-defined]
+        if stale is not None:
+            text.append(f"  stale {age_text(stale)}", style="bold yellow")
+        if not app.auto_refresh:  # type: ignore[attr-defined]
+            text.append("  auto-refresh paused", style="yellow")
+        return text
