@@ -45,6 +45,19 @@ def _sandbox_parser(commands: argparse._SubParsersAction) -> None:
         default=12,
         help="deploys/updates/deletes per user per 24 h (0: no limit)",
     )
+    serve.add_argument(
+        "--extra-chutes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed N more demo chutes (to try a large account)",
+    )
+    serve.add_argument(
+        "--seed-time",
+        metavar="ISO",
+        default=None,
+        help="fixed seed timestamps, e.g. 2026-01-01T12:00:00.000000Z",
+    )
     serve.add_argument("--quiet", action="store_true", help="no access log")
 
     config = actions.add_parser("config", help="print a chutes config.ini for a seeded user")

@@ -55,7 +55,7 @@ def open_store(settings: SandboxSettings) -> Store:
     """The database, seeded on first use when the settings ask for it."""
     store = Store(settings.db_path)
     if settings.seed and store.is_empty():
-        seed(store)
+        seed(store, stamp=settings.seed_time, extra_chutes=settings.extra_chutes)
     return store
 
 

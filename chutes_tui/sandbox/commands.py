@@ -21,6 +21,8 @@ def _settings(args: argparse.Namespace) -> SandboxSettings:
         tao_usd=args.tao_usd,
         history_limit=max(args.history_limit, 0),
         gpu_table=GpuTable.load(args.gpu_table),
+        seed_time=args.seed_time,
+        extra_chutes=max(args.extra_chutes, 0),
     )
 
 

@@ -126,9 +126,14 @@ def credentials(store: Store, username: str) -> Credentials:
     return Credentials(username, user_id, seed, keys.hotkey_from_seed(seed), payment, api_key)
 
 
-def seed(store: Store) -> None:
-    """Fill an empty database."""
+def seed(store: Store, stamp: str | None = None, extra_chutes: int = 0) -> None:
+    """Fill an empty database.
+
+    `stamp` fixes every timestamp (reproducible screenshots); `extra_chutes` adds that many
+    more demo chutes, for trying large accounts.
+    """
     now = time.time()
+    clock = (lambda: stamp) if stamp else now_iso
     secret = _secret(store)
     users = {}
     with store.tx() as db:
@@ -161,17 +166,32 @@ def seed(store: Store) -> None:
                 ),
             )
         for name, tag, readme in STANDARD_IMAGES:
-            _image(db, users["chutes"], name, tag, "built and pushed", public=True, readme=readme)
+            _image(db, clock, users["chutes"], name, tag, "built and pushed", True, readme)
         for name, tag, status in DEMO_IMAGES:
-            _image(db, users["demo"], name, tag, status, public=False, readme=f"# {name}\n")
+            _image(db, clock, users["demo"], name, tag, status, False, f"# {name}\n")
         for row in DEMO_CHUTES:
-            _chute(db, store, users, now, *row)
+            _chute(db, clock, users, now, *row)
+        for number in range(extra_chutes):
+            _chute(
+                db,
+                clock,
+                users,
+                now,
+                f"bulk-{number:05d}",
+                "demo/hello:0.1",
+                f"Bulk chute number {number}",
+                {"gpu_count": 1 + number % 4, "min_vram_gb_per_gpu": (16, 24, 48, 80)[number % 4]},
+                300,
+                False,
+                None,
+                None,
+            )
 
 
 def _image(
-    db, owner: Credentials, name: str, tag: str, status: str, public: bool, readme: str
+    db, clock, owner: Credentials, name: str, tag: str, status: str, public: bool, readme: str
 ) -> None:
-    stamp = now_iso()
+    stamp = clock()
     started = None if status == "pending build" else stamp
     done = stamp if status == "built and pushed" or status.startswith("error:") else None
     log = "\n".join(
@@ -204,7 +224,7 @@ def _image(
 
 def _chute(
     db,
-    store: Store,
+    clock,
     users: dict[str, Credentials],
     now: float,
     name: str,
@@ -253,7 +273,7 @@ def _chute(
         "jobs": [],
         "chutes_version": SDK_VERSION,
     }
-    stamp = now_iso()
+    stamp = clock()
     db.execute(
         "INSERT INTO chutes (chute_id, user_id, name, slug, public, version, image_id, code,"
         " spec, invocation_count, created_at, updated_at) VALUES (?,?,?,?,0,?,?,?,?,?,?,?)",

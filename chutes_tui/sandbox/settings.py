@@ -28,6 +28,8 @@ class SandboxSettings:
     verify_after: float = 20.0
     activate_after: float = 5.0
     log_interval: float = 3.0
+    seed_time: str | None = None
+    extra_chutes: int = 0
 
     def real(self, simulated_seconds: float) -> float:
         """Wall-clock seconds for a span of simulated time."""

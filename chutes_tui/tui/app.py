@@ -5,6 +5,7 @@ Workers fetch and post messages; screens only read `app.feeds` and ask the app t
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,7 +17,14 @@ from textual.timer import Timer
 
 from chutes_tui import config
 from chutes_tui.client.api import ChutesClient
-from chutes_tui.client.errors import AuthError, ChutesError, ConfigError, TimedOut, Unreachable
+from chutes_tui.client.errors import (
+    AuthError,
+    ChutesError,
+    ConfigError,
+    TimedOut,
+    Unreachable,
+    redact,
+)
 from chutes_tui.tui.feeds import Feed
 from chutes_tui.tui.messages import AccountUpdated, FeedUpdated
 from chutes_tui.tui.session import Session
@@ -67,9 +75,9 @@ class ChutesApp(App):
         self.account: dict[str, Any] | None = None
         self.connection_state = "connecting"
         self.refresh_interval = float(self.prefs.get("refresh_interval", refresh_interval))
-        self.auto_refresh = self.refresh_interval > 0
+        self.refreshing = self.refresh_interval > 0
         self.include_public_images = False
-        self._timers: dict[str, Timer] = {}
+        self._refresh_timers: dict[str, Timer] = {}
         self._failures: dict[str, int] = {}
         self._exit_after_first_paint = exit_after_first_paint
         self.register_theme(HOUSE_THEME)
@@ -99,6 +107,24 @@ class ChutesApp(App):
         """Once a second: only the header's ages and countdowns change."""
         if self.stale_age() is not None or self.connection_state != "online":
             self.post_message(AccountUpdated())
+
+    def _fatal_error(self) -> None:
+        """A crash shows one redacted line, never locals (they may hold keys).
+
+        With CHUTES_TUI_DEBUG=1 the traceback comes too, still without locals.
+        """
+        import sys
+        import traceback
+
+        from rich.text import Text
+
+        error = sys.exc_info()[1]
+        text = f"chutes-tui stopped on an unexpected error: {type(error).__name__}: {error}"
+        if os.environ.get("CHUTES_TUI_DEBUG") == "1":
+            text = traceback.format_exc() + text
+        self.bell()
+        self._exit_renderables.append(Text(redact(text)))
+        self._close_messages_no_wait()
 
     # data
 
@@ -177,16 +203,16 @@ class ChutesApp(App):
         return found
 
     def _schedule(self, kind: str) -> None:
-        if (timer := self._timers.pop(kind, None)) is not None:
+        if (timer := self._refresh_timers.pop(kind, None)) is not None:
             timer.stop()
         failures = self._failures.get(kind, 0)
         if failures and not self.feeds[kind].loaded:
             delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1]
-        elif self.auto_refresh:
+        elif self.refreshing:
             delay = self.refresh_interval
         else:
             return
-        self._timers[kind] = self.set_timer(delay, lambda: self.refresh_feed(kind))
+        self._refresh_timers[kind] = self.set_timer(delay, lambda: self.refresh_feed(kind))
 
     def _online(self) -> None:
         if self.connection_state != "online":
@@ -240,12 +266,12 @@ class ChutesApp(App):
         self.notify("Refreshing…", timeout=1.5)
 
     def action_toggle_auto_refresh(self) -> None:
-        self.auto_refresh = not self.auto_refresh
+        self.refreshing = not self.refreshing
         if self.refresh_interval <= 0:
             self.refresh_interval = 10.0
         for kind in KINDS:
             self._schedule(kind)
-        state = f"every {self.refresh_interval:g} s" if self.auto_refresh else "paused"
+        state = f"every {self.refresh_interval:g} s" if self.refreshing else "paused"
         self.notify(f"Auto-refresh {state}", timeout=2)
         self.post_message(AccountUpdated())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.syntax import Syntax
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,44 +16,50 @@ from chutes_tui.client.models import Chute
 from chutes_tui.tui.widgets.account_bar import AccountBar
 
 
-def overview_markdown(chute: Chute) -> str:
+def overview_table(chute: Chute) -> Table:
+    """The facts about a chute as a two-column table."""
     selector = chute.node_selector
     price = chute.current_estimated_price
-    hourly = f"${price.usd.hour:,.2f}/hour" if price else "unknown"
+    hourly = f"${price.usd.hour:,.2f}/hour per instance" if price else "unknown"
     price_range = (price.hourly_price_range or {}).get("usd") if price else None
-    span = (
-        f" (from ${price_range['min']:,.2f} to ${price_range['max']:,.2f})" if price_range else ""
-    )
-    lines = [
-        f"# {chute.name}",
-        f"*{chute.tagline}*" if chute.tagline else "",
-        "",
-        "| | |",
-        "|---|---|",
-        f"| Status | {'**hot**' if chute.hot else 'cold'}, {len(chute.instances)} instance(s) |",
-        f"| Owner | {chute.user.username} |",
-        f"| Image | {chute.image.name}:{chute.image.tag} ({chute.image.status}) |",
-        f"| Public | {'yes' if chute.public else 'no'} |",
-        f"| Price | {hourly}{span} per instance |",
-        f"| GPUs | {selector.gpu_count} × one of {', '.join(chute.supported_gpus) or 'none'} |",
-        f"| Min VRAM | {selector.min_vram_gb_per_gpu} GB per GPU |",
-        f"| Include / exclude | {', '.join(selector.include or []) or '-'} / "
-        f"{', '.join(selector.exclude or []) or '-'} |",
-        f"| Max price per GPU | {selector.max_hourly_price_per_gpu or '-'} |",
-        f"| Scaling | max {chute.max_instances} instance(s), threshold {chute.scaling_threshold},"
-        f" shut down after {chute.shutdown_after_seconds} s idle |",
-        f"| Concurrency | {chute.concurrency} |",
-        f"| Template | {chute.standard_template or '-'} |",
-        f"| Invocations | {chute.invocation_count:,} |",
-        f"| Slug | {chute.slug} |",
-        f"| Id | `{chute.chute_id}` |",
-        f"| Version | `{chute.version}` |",
-        "",
-        "---",
-        "",
-        chute.readme or "*No readme.*",
+    if price_range:
+        hourly += f" (${price_range['min']:,.2f} to ${price_range['max']:,.2f} by GPU)"
+    table = Table(box=None, show_header=False, pad_edge=False, expand=True)
+    table.add_column(style="bold", no_wrap=True, width=18)
+    table.add_column(overflow="fold")
+    rows = [
+        (
+            "Status",
+            Text(
+                f"{'HOT' if chute.hot else 'cold'}, {len(chute.instances)} instance(s)",
+                style="bold green" if chute.hot else "",
+            ),
+        ),
+        ("Tagline", chute.tagline or "-"),
+        ("Owner", chute.user.username),
+        ("Image", f"{chute.image.name}:{chute.image.tag} ({chute.image.status})"),
+        ("Public", "yes" if chute.public else "no"),
+        ("Price", hourly),
+        ("GPUs", f"{selector.gpu_count} x one of {', '.join(chute.supported_gpus) or 'none'}"),
+        ("Min VRAM", f"{selector.min_vram_gb_per_gpu} GB per GPU"),
+        ("Include", ", ".join(selector.include or []) or "-"),
+        ("Exclude", ", ".join(selector.exclude or []) or "-"),
+        ("Max $/GPU hour", str(selector.max_hourly_price_per_gpu or "-")),
+        (
+            "Scaling",
+            f"max {chute.max_instances} instance(s), threshold {chute.scaling_threshold},"
+            f" shut down after {chute.shutdown_after_seconds} s idle",
+        ),
+        ("Concurrency", str(chute.concurrency)),
+        ("Template", chute.standard_template or "-"),
+        ("Invocations", f"{chute.invocation_count:,}"),
+        ("Slug", chute.slug or "-"),
+        ("Id", chute.chute_id),
+        ("Version", chute.version),
     ]
-    return "\n".join(lines)
+    for label, value in rows:
+        table.add_row(label, value)
+    return table
 
 
 class ChuteDetailScreen(Screen):
@@ -73,7 +80,8 @@ class ChuteDetailScreen(Screen):
         yield Static(f" Chute {self.ref}  loading…", id="title")
         with TabbedContent(id="tabs"):
             with TabPane("Overview", id="overview"), VerticalScroll():
-                yield Markdown("Loading…", id="overview-md")
+                yield Static("Loading…", id="overview-facts")
+                yield Markdown("", id="overview-md")
             with TabPane("Cords", id="cords"):
                 yield DataTable(id="cords-table", cursor_type="row", zebra_stripes=True)
             with TabPane("Instances", id="instances"):
@@ -99,8 +107,8 @@ class ChuteDetailScreen(Screen):
             self.query_one("#title", Static).update(
                 Text(f" Chute {self.ref}: {error.message}", style="bold red")
             )
-            self.query_one("#overview-md", Markdown).update(
-                f"**{error.message}**\n\nPress esc to go back."
+            self.query_one("#overview-facts", Static).update(
+                Text(f"{error.message}\n\nPress esc to go back.", style="bold")
             )
             return
         self.chute = chute
@@ -124,7 +132,8 @@ class ChuteDetailScreen(Screen):
         )
         title.append(f"  {chute.chute_id}", style="dim")
         self.query_one("#title", Static).update(title)
-        self.query_one("#overview-md", Markdown).update(overview_markdown(chute))
+        self.query_one("#overview-facts", Static).update(overview_table(chute))
+        self.query_one("#overview-md", Markdown).update(chute.readme or "*No readme.*")
         cords = self.query_one("#cords-table", DataTable)
         cords.clear(columns=True)
         cords.add_columns("FUNCTION", "METHOD", "PATH", "PUBLIC PATH", "STREAM", "PASSTHROUGH")

@@ -34,6 +34,6 @@ class AccountBar(Widget):
         stale = app.stale_age()  # type: ignore[attr-defined]
         if stale is not None:
             text.append(f"  stale {age_text(stale)}", style="bold yellow")
-        if not app.auto_refresh:  # type: ignore[attr-defined]
+        if not app.refreshing:  # type: ignore[attr-defined]
             text.append("  auto-refresh paused", style="yellow")
         return text
