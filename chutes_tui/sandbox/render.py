@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from chutes_tui.client.models import Chute, Image, Instance, NodeSelector, User
+from chutes_tui.client.models import Chute, Cord, Image, Instance, NodeSelector, User
 from chutes_tui.core import pricing
 from chutes_tui.sandbox.settings import SandboxSettings
 from chutes_tui.sandbox.storage import Store
@@ -159,6 +159,13 @@ class Renderer:
             "hot": any(row["active"] and row["verified"] for row in instances),
         }
         return Chute.model_validate(body).model_dump(mode="json")
+
+    def cords(self, chute: Row, include_schemas: bool = True) -> list[dict[str, Any]]:
+        """A chute's cords as the API shows them (schemas blanked unless asked for)."""
+        return [
+            Cord.model_validate(self._cord(cord, include_schemas)).model_dump(mode="json")
+            for cord in chute["spec"].get("cords", [])
+        ]
 
     @staticmethod
     def _cord(cord: dict[str, Any], include_schemas: bool) -> dict[str, Any]:

@@ -18,6 +18,11 @@ class Session:
     connection: config.Connection
     sandbox: Any = None  # RunningSandbox when embedded
     options: dict[str, Any] = field(default_factory=dict)
+    label: str | None = None  # shown instead of the URL when set
+
+    @property
+    def where(self) -> str:
+        return self.label or self.connection.base_url
 
     @property
     def is_sandbox(self) -> bool:

@@ -67,8 +67,8 @@ async def list_chutes(
     items, cord_refs = [], {}
     for row in rows:
         item = render.chute(row, instances[row["chute_id"]], listing=True)
-        full = render.chute(row, [], include_schemas=include_schemas)
-        cord_refs[item["cord_ref_id"]] = full["cords"]
+        if item["cord_ref_id"] not in cord_refs:
+            cord_refs[item["cord_ref_id"]] = render.cords(row, include_schemas)
         items.append(item)
     return {"total": total, "page": page, "limit": limit, "items": items, "cord_refs": cord_refs}
 

@@ -28,7 +28,7 @@ class AccountBar(Widget):
         balance = user.get("balance")
         if balance is not None:
             text.append(f"  ${balance:,.2f}", style="bold green" if balance > 0 else "bold red")
-        text.append(f"  {app.session.connection.base_url}", style="dim")  # type: ignore[attr-defined]
+        text.append(f"  {app.session.where}", style="dim")  # type: ignore[attr-defined]
         colour = {"online": "green", "connecting": "yellow"}.get(state.split()[0], "red")
         text.append(f"  ● {state}", style=colour)
         stale = app.stale_age()  # type: ignore[attr-defined]
