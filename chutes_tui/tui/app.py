@@ -238,11 +238,15 @@ class ChutesApp(App):
         self.post_message(AccountUpdated())
 
     def on_feed_updated(self, message: FeedUpdated) -> None:
+        if not self.screen_stack:  # shutting down
+            return
         self.screen.post_message(FeedUpdated(message.kind))
         if self._exit_after_first_paint and message.kind == "chutes" and self.feeds["chutes"].rows:
             self.call_after_refresh(self.exit)
 
     def on_account_updated(self, message: AccountUpdated) -> None:
+        if not self.screen_stack:
+            return
         for bar in self.screen.query("AccountBar"):
             bar.refresh()
 
