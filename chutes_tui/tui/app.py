@@ -222,19 +222,30 @@ class ChutesApp(App):
             self.post_message(AccountUpdated())
 
     def _note_failure(self, error: ChutesError) -> None:
+        """Say what went wrong once per change of state, not on every retry."""
+        previous = self.connection_state
         if isinstance(error, Unreachable | TimedOut):
             self.connection_state = "offline, retrying"
+            if previous != self.connection_state:
+                self.notify(
+                    f"{error.message}\nRetrying in the background.",
+                    title="API unreachable",
+                    severity="warning",
+                    timeout=8,
+                )
         elif isinstance(error, AuthError | ConfigError) and error.status in (None, 401):
-            source = self.session.connection.source
             self.connection_state = "account problem"
-            self.notify(
-                f"{error.message}\nCheck the credentials in {source} (or run `chutes-tui paths`).",
-                title="Account problem",
-                severity="error",
-                timeout=15,
-            )
-            return
-        self.notify(error.message, title="Refresh failed", severity="warning", timeout=6)
+            if previous != self.connection_state:
+                self.notify(
+                    f"{error.message}\nCheck the credentials in"
+                    f" {self.session.connection.source} (`chutes-tui paths` shows where"
+                    " everything lives).",
+                    title="Account problem",
+                    severity="error",
+                    timeout=15,
+                )
+        else:
+            self.notify(error.message, title="Refresh failed", severity="warning", timeout=6)
         self.post_message(AccountUpdated())
 
     def on_feed_updated(self, message: FeedUpdated) -> None:

@@ -153,7 +153,7 @@ class ResourceScreen(Screen):
         if table.filter_text:
             title.append(f"   filter: {table.filter_text}", style="bold yellow")
         if feed.loading and not feed.loaded:
-            title.append("   loading…", style="italic")
+            title.append("   retrying…" if feed.error else "   loading…", style="italic")
         title.append(self.title_extra(), style="dim")
         self.query_one("#title", Static).update(title)
         empty = self.query_one("#empty", Static)

@@ -23,8 +23,8 @@ class AccountBar(Widget):
         if app.session.is_sandbox:  # type: ignore[attr-defined]
             text.append(" SANDBOX: local simulated Chutes API ", style="bold black on yellow")
         user = app.account or {}  # type: ignore[attr-defined]
-        name = user.get("username") or app.session.connection.username or "?"  # type: ignore[attr-defined]
-        text.append(f"  {name}", style="bold")
+        name = user.get("username") or app.session.connection.username  # type: ignore[attr-defined]
+        text.append(f"  {name}" if name else "  not signed in", style="bold" if name else "dim")
         balance = user.get("balance")
         if balance is not None:
             text.append(f"  ${balance:,.2f}", style="bold green" if balance > 0 else "bold red")
