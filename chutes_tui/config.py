@@ -61,6 +61,15 @@ class Connection:
     profile: str | None = None
 
     @property
+    def where_to_fix(self) -> str:
+        """Where a user fixes these credentials, for error messages."""
+        if self.credentials.api_key:
+            return "the API key (--api-key or $CHUTES_API_KEY)"
+        if self.config_path:
+            return f"the [auth] section of {self.config_path}"
+        return f"{SDK_CONFIG} or $CHUTES_API_KEY"
+
+    @property
     def source(self) -> str:
         """Where the credentials came from, for messages (never the secrets themselves)."""
         if self.credentials.api_key:

@@ -237,9 +237,8 @@ class ChutesApp(App):
             self.connection_state = "account problem"
             if previous != self.connection_state:
                 self.notify(
-                    f"{error.message}\nCheck the credentials in"
-                    f" {self.session.connection.source} (`chutes-tui paths` shows where"
-                    " everything lives).",
+                    f"{error.message}\nCheck {self.session.connection.where_to_fix};"
+                    " `chutes-tui paths` shows where every file lives.",
                     title="Account problem",
                     severity="error",
                     timeout=15,
