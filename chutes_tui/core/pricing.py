@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -67,7 +68,7 @@ class GpuTable:
     def names(self) -> frozenset[str]:
         return frozenset(self.gpus)
 
-    @property
+    @cached_property
     def max_rate(self) -> float:
         """The basis price: compute multipliers are rates divided by this."""
         return max(gpu.hourly_rate for gpu in self.gpus.values())
