@@ -45,6 +45,7 @@ class Renderer:
         self.store = store
         self.settings = settings
         self._users: dict[str, Row] = {}
+        self._images: dict[str, dict[str, Any]] = {}
 
     def owner(self, user_id: str) -> Row:
         if user_id not in self._users:
@@ -71,6 +72,12 @@ class Renderer:
             "quotas": None,
         }
         return User.model_validate(body).model_dump(mode="json")
+
+    def _chute_image(self, image_id: str, image: Row | None) -> dict[str, Any]:
+        """A chute's image, rendered once per request however many chutes share it."""
+        if image_id not in self._images:
+            self._images[image_id] = self.image(image or self.store.image(image_id))
+        return self._images[image_id]
 
     def image(self, image: Row) -> dict[str, Any]:
         body = {
@@ -133,7 +140,7 @@ class Renderer:
             else None,
             "created_at": chute["created_at"],
             "updated_at": chute["updated_at"],
-            "image": self.image(image or self.store.image(chute["image_id"])),
+            "image": self._chute_image(chute["image_id"], image),
             "user": user_ref(self.owner(chute["user_id"])),
             "supported_gpus": supported,
             "node_selector": {
