@@ -212,7 +212,12 @@ class ChutesApp(App):
             delay = self.refresh_interval
         else:
             return
-        self._refresh_timers[kind] = self.set_timer(delay, lambda: self.refresh_feed(kind))
+        self._refresh_timers[kind] = self.set_timer(delay, lambda: self._timed_refresh(kind))
+
+    def _timed_refresh(self, kind: str) -> None:
+        self.refresh_feed(kind)
+        if kind == "chutes":
+            self.load_account()  # the balance moves while instances run
 
     def _online(self) -> None:
         if self.connection_state != "online":
