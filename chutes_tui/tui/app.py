@@ -301,11 +301,12 @@ class ChutesApp(App):
             self.push_screen(HelpScreen(self.screen))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """`q` quits only from a top-level list; nothing switches under a modal."""
+        """`q` quits only from a top-level list (or its help); nothing switches under a dialog."""
+        from chutes_tui.tui.screens.help import HelpScreen
         from chutes_tui.tui.screens.resources import ResourceScreen
 
         if action in ("quit", "show"):
-            return isinstance(self.screen, ResourceScreen)
+            return isinstance(self.screen, ResourceScreen | HelpScreen)
         return True
 
     def switch_profile(self, name: str) -> None:

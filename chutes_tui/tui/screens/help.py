@@ -11,6 +11,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 EXTRA_KEYS = (
+    ("tab / shift+tab", "Move the focus"),
     ("ctrl+p", "Command palette: actions for the selection, screens, profiles, themes"),
     ("j / k, ↑ / ↓", "Move; g / G top and bottom; pgup / pgdn by page"),
     ("click header", "Sort by that column; again to reverse"),
@@ -25,8 +26,8 @@ def key_table(screen: Screen) -> Table:
     seen: set[str] = set()
     for key, active in screen.active_bindings.items():
         binding: Binding = active.binding
-        if not binding.description or binding.description in seen:
-            continue
+        if not binding.id or not binding.description or binding.description in seen:
+            continue  # Textual's own scrolling and focus keys are listed below in short
         seen.add(binding.description)
         display = screen.app.get_key_display(binding)
         table.add_row(display or key, binding.description, binding.id or "")
