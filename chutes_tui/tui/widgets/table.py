@@ -174,7 +174,8 @@ class VirtualTable(ScrollView, can_focus=True):
         keys.sort(key=lambda key: _sortable(value(self._rows[key])), reverse=self.sort_reverse)
         self._view = keys
         self.virtual_size = Size(self._total_width(), len(keys) + 1)
-        index = keys.index(keep) if keep in self._search and keep in keys else 0
+        # Stay on the same row; if it went away, stay at the same place in the list.
+        index = keys.index(keep) if keep in self._search and keep in keys else self.cursor
         self.cursor = min(index, max(len(keys) - 1, 0))
         self.refresh()
 
