@@ -94,6 +94,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self._rows: dict[str, Row] = {}
         self._search: dict[str, str] = {}
         self._view: list[str] = []
+        self._sorted: list[str] = []
         self._filter = ""
         self.sort_column = 0
         self.sort_reverse = False
@@ -146,7 +147,7 @@ class VirtualTable(ScrollView, can_focus=True):
             return
         keep = self.cursor_key
         self._filter = text
-        self._rebuild(keep)
+        self._rebuild(keep, resort=False)
 
     @property
     def filter_text(self) -> str:
@@ -162,20 +163,23 @@ class VirtualTable(ScrollView, can_focus=True):
     def _search_text(self, row: Row) -> str:
         return "\t".join(_plain(column.cell(row)) for column in self.columns).lower()
 
-    def _rebuild(self, keep: str | None) -> None:
+    def _rebuild(self, keep: str | None, resort: bool = True) -> None:
+        """Recompute the visible keys: sort only when rows or order changed, then filter."""
+        if resort:
+            column = self.columns[self.sort_column]
+            value = column.sort_value or (lambda row: _plain(column.cell(row)).lower())
+            self._sorted = sorted(
+                self._rows,
+                key=lambda key: _sortable(value(self._rows[key])),
+                reverse=self.sort_reverse,
+            )
         needle = self._filter.lower()
-        keys = (
-            [key for key, text in self._search.items() if needle in text]
-            if needle
-            else list(self._rows)
-        )
-        column = self.columns[self.sort_column]
-        value = column.sort_value or (lambda row: _plain(column.cell(row)).lower())
-        keys.sort(key=lambda key: _sortable(value(self._rows[key])), reverse=self.sort_reverse)
+        keys = [k for k in self._sorted if needle in self._search[k]] if needle else self._sorted
         self._view = keys
         self.virtual_size = Size(self._total_width(), len(keys) + 1)
         # Stay on the same row; if it went away, stay at the same place in the list.
-        index = keys.index(keep) if keep in self._search and keep in keys else self.cursor
+        position = {key: i for i, key in enumerate(keys)} if keep is not None else {}
+        index = position.get(keep, self.cursor) if keep is not None else self.cursor
         self.cursor = min(index, max(len(keys) - 1, 0))
         self.refresh()
 
