@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -56,7 +56,7 @@ def price_cell(row: Row) -> str:
 
 
 CHUTE_COLUMNS = (
-    Column("name", "NAME", 22, chute_name, lambda row: row["name"].lower(), grow=True),
+    Column("name", "NAME", 18, chute_name, lambda row: row["name"].lower(), grow=True),
     Column("hot", "STATUS", 6, hot_badge, lambda row: not row.get("hot")),
     Column(
         "instances",
@@ -65,22 +65,24 @@ CHUTE_COLUMNS = (
         lambda row: str(len(row.get("instances") or [])),
         lambda row: len(row.get("instances") or []),
     ),
-    Column("gpus", "GPUS", 26, gpu_summary),
     Column("price", "$/HOUR", 8, price_cell, hourly_price),
+    Column("gpus", "GPUS", 22, gpu_summary, optional=True),
     Column(
         "invocations",
         "CALLS",
         9,
         lambda row: f"{row.get('invocation_count', 0):,}",
         lambda row: row.get("invocation_count", 0),
+        optional=True,
     ),
-    Column("slug", "SLUG", 22, lambda row: row.get("slug") or "-"),
+    Column("slug", "SLUG", 18, lambda row: row.get("slug") or "-", optional=True),
     Column(
         "created",
         "CREATED",
         16,
         lambda row: short_time(row.get("created_at")),
         lambda row: row.get("created_at") or "",
+        optional=True,
     ),
 )
 
@@ -326,21 +328,28 @@ class ChutesScreen(ResourceScreen):
 
 IMAGE_COLUMNS = (
     Column(
-        "name", "NAME", 24, lambda row: _image_name(row), lambda row: row["name"].lower(), grow=True
+        "name", "NAME", 18, lambda row: _image_name(row), lambda row: row["name"].lower(), grow=True
     ),
-    Column("tag", "TAG", 10, lambda row: row["tag"]),
+    Column("tag", "TAG", 8, lambda row: row["tag"]),
     Column(
-        "status", "STATUS", 20, lambda row: image_status(row["status"]), lambda row: row["status"]
+        "status", "STATUS", 16, lambda row: image_status(row["status"]), lambda row: row["status"]
     ),
-    Column("public", "PUBLIC", 6, lambda row: "yes" if row.get("public") else "no"),
+    Column("public", "PUBLIC", 6, lambda row: "yes" if row.get("public") else "no", optional=True),
     Column(
         "created",
         "CREATED",
         16,
         lambda row: short_time(row.get("created_at")),
         lambda row: row.get("created_at") or "",
+        optional=True,
     ),
-    Column("used_by", "USED BY", 24, lambda row: ", ".join(row.get("_used_by") or []) or "-"),
+    Column(
+        "used_by",
+        "USED BY",
+        20,
+        lambda row: ", ".join(row.get("_used_by") or []) or "-",
+        optional=True,
+    ),
 )
 
 
@@ -392,23 +401,7 @@ class ImagesScreen(ResourceScreen):
         if row is None:
             detail.update("")
             return
-        from rich.syntax import Syntax
-
-        record = {k: v for k, v in row.items() if not k.startswith("_")}
-        header = Text(
-            f"{(row.get('user') or {}).get('username', '?')}/{row['name']}:{row['tag']}\n",
-            style="bold",
-        )
-        header.append(image_status(row["status"]))
-        header.append(f"\nused by: {', '.join(row['_used_by']) or 'no chute'}\n\n")
-        detail.update(
-            _group(
-                header,
-                Syntax(
-                    json.dumps(record, indent=2), "json", word_wrap=True, background_color="default"
-                ),
-            )
-        )
+        detail.update(image_facts(row))
 
     def open(self, key: str) -> None:
         self.query_one("#side").focus()
@@ -460,14 +453,40 @@ class ImagesScreen(ResourceScreen):
         )
 
 
+def image_facts(row: Row) -> Table:
+    """The full record of an image as a two-column table."""
+    owner = (row.get("user") or {}).get("username", "?")
+    table = Table(
+        box=None,
+        show_header=False,
+        pad_edge=False,
+        expand=True,
+        title=f"{owner}/{row['name']}:{row['tag']}",
+        title_justify="left",
+        title_style="bold",
+    )
+    table.add_column(style="bold", no_wrap=True, width=12)
+    table.add_column(overflow="fold")
+    facts = [
+        ("Status", image_status(row["status"])),
+        ("Used by", ", ".join(row.get("_used_by") or []) or "no chute"),
+        ("Public", "yes" if row.get("public") else "no"),
+        ("Owner", owner),
+        ("Created", short_time(row.get("created_at"))),
+        ("Build start", short_time(row.get("build_started_at")) or "-"),
+        ("Build end", short_time(row.get("build_completed_at")) or "-"),
+        ("SDK", row.get("chutes_version") or "-"),
+        ("Patch", row.get("patch_version") or "-"),
+        ("Id", row["image_id"]),
+        ("Readme", (row.get("readme") or "-").strip()),
+    ]
+    for label, value in facts:
+        table.add_row(label, value)
+    return table
+
+
 def _image_name(row: Row) -> Text:
     owner = (row.get("user") or {}).get("username")
     text = Text(f"{owner}/" if owner else "", style="dim")
     text.append(row["name"], style="bold")
     return text
-
-
-def _group(*renderables: Any) -> Any:
-    from rich.console import Group
-
-    return Group(*renderables)

@@ -21,7 +21,10 @@ class AccountBar(Widget):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" chutes-tui ", style="bold reverse")
         if app.session.is_sandbox:  # type: ignore[attr-defined]
-            text.append(" SANDBOX: local simulated Chutes API ", style="bold black on yellow")
+            label = (
+                " SANDBOX: local simulated Chutes API " if self.size.width >= 110 else " SANDBOX "
+            )
+            text.append(label, style="bold black on yellow")
         user = app.account or {}  # type: ignore[attr-defined]
         name = user.get("username") or app.session.connection.username  # type: ignore[attr-defined]
         text.append(f"  {name}" if name else "  not signed in", style="bold" if name else "dim")

@@ -37,6 +37,7 @@ class Column:
     cell: Callable[[Row], CellText]
     sort_value: Callable[[Row], Any] | None = None
     grow: bool = False
+    optional: bool = False  # dropped (right to left) when the table is too narrow
 
 
 class VirtualTable(ScrollView, can_focus=True):
@@ -186,16 +187,24 @@ class VirtualTable(ScrollView, can_focus=True):
     # geometry
 
     def _total_width(self) -> int:
-        return sum(column.width + 2 for column in self.columns)
+        return sum(width + 2 for _, width in self._layout())
 
-    def _widths(self) -> list[int]:
-        widths = [column.width for column in self.columns]
-        spare = self.size.width - sum(width + 2 for width in widths)
-        growing = [i for i, column in enumerate(self.columns) if column.grow]
+    def _layout(self) -> list[tuple[int, int]]:
+        """(column index, width) of the columns that fit, the growing ones widened."""
+        shown = list(range(len(self.columns)))
+        room = self.size.width or sum(column.width + 2 for column in self.columns)
+        for index in reversed(range(len(self.columns))):
+            if sum(self.columns[i].width + 2 for i in shown) <= room:
+                break
+            if self.columns[index].optional and index != self.sort_column:
+                shown.remove(index)
+        widths = {i: self.columns[i].width for i in shown}
+        spare = room - sum(width + 2 for width in widths.values())
+        growing = [i for i in shown if self.columns[i].grow]
         if spare > 0 and growing:
             for i in growing:
                 widths[i] += spare // len(growing)
-        return widths
+        return [(i, widths[i]) for i in shown]
 
     # cursor
 
@@ -254,7 +263,7 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def _column_at(self, x: int) -> int | None:
         left = 0
-        for index, width in enumerate(self._widths()):
+        for index, width in self._layout():
             if left <= x < left + width + 2:
                 return index
             left += width + 2
@@ -277,7 +286,8 @@ class VirtualTable(ScrollView, can_focus=True):
     def _header(self) -> Strip:
         style = self.get_component_rich_style("virtual-table--header")
         text = Text(style=style, no_wrap=True, overflow="ellipsis")
-        for index, (column, width) in enumerate(zip(self.columns, self._widths(), strict=True)):
+        for index, width in self._layout():
+            column = self.columns[index]
             arrow = (" ▼" if self.sort_reverse else " ▲") if index == self.sort_column else ""
             text.append(_fit(column.title + arrow, width) + "  ")
         return Strip(text.render(self.app.console))
@@ -294,14 +304,14 @@ class VirtualTable(ScrollView, can_focus=True):
             self._cache.clear()
         base = self.get_component_rich_style(look)
         row = self._rows[key]
-        segments: list[Segment] = []
-        for column, width in zip(self.columns, self._widths(), strict=True):
-            cell = column.cell(row)
+        line = Text(style=base, no_wrap=True)
+        for index, width in self._layout():
+            cell = self.columns[index].cell(row)
             text = cell.copy() if isinstance(cell, Text) else Text(str(cell))
             text.truncate(width, overflow="ellipsis", pad=True)
-            text.append("  ")
-            text.stylize_before(base)
-            segments.extend(text.render(self.app.console))
+            line.append_text(text)  # the cell's own style becomes a span over the row's
+            line.append("  ")
+        segments = list(line.render(self.app.console))
         strip = Strip(Segment.apply_style(segments, post_style=Style()))
         self._cache[cache_key] = strip
         return strip
