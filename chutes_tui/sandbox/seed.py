@@ -151,7 +151,7 @@ def seed(store: Store, stamp: str | None = None, extra_chutes: int = 0) -> None:
                     cred.payment_address,
                     spec.permissions,
                     spec.balance,
-                    now_iso(),
+                    clock(),
                 ),
             )
             db.execute(
@@ -162,7 +162,7 @@ def seed(store: Store, stamp: str | None = None, extra_chutes: int = 0) -> None:
                     cred.user_id,
                     "sandbox",
                     keys.hash_api_key(cred.api_key),
-                    now_iso(),
+                    clock(),
                 ),
             )
         for name, tag, readme in STANDARD_IMAGES:

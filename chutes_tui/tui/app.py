@@ -33,6 +33,8 @@ from chutes_tui.tui.theme import HOUSE_THEME
 PAGE_SIZE = 500
 RETRY_DELAYS = (2.0, 4.0, 8.0, 15.0, 30.0)
 KINDS = ("chutes", "images")
+LARGE_LIST = 2000
+LARGE_LIST_INTERVAL = 30.0
 
 
 def styles_dir() -> Path:
@@ -54,7 +56,7 @@ class ChutesApp(App):
         Binding("1", "show('chutes')", "Chutes", id="app.chutes"),
         Binding("2", "show('images')", "Images", id="app.images"),
         Binding("r", "refresh", "Refresh", id="app.refresh"),
-        Binding("p", "toggle_auto_refresh", "Pause", id="app.pause"),
+        Binding("p", "toggle_auto_refresh", "Pause", show=False, id="app.pause"),
     ]
 
     def __init__(
@@ -79,7 +81,7 @@ class ChutesApp(App):
         self.include_public_images = False
         self._refresh_timers: dict[str, Timer] = {}
         self._failures: dict[str, int] = {}
-        self._exit_after_first_paint = exit_after_first_paint
+        self.exit_after_first_paint = exit_after_first_paint
         self.register_theme(HOUSE_THEME)
         self.theme = self.prefs.get("theme", HOUSE_THEME.name)
 
@@ -163,8 +165,9 @@ class ChutesApp(App):
                     page=page, limit=PAGE_SIZE, include_public=include_public, raw=True
                 )
                 rows.extend(result["items"])
-                if not feed.loaded:  # first load: show the first page at once
-                    feed.rows, feed.loaded_at = list(rows), time.time()
+                more = bool(result["items"]) and len(rows) < result["total"]
+                if not feed.loaded and more:  # first load: show the first page at once
+                    feed.rows, feed.loaded_at, feed.partial = list(rows), time.time(), True
                     self.post_message(FeedUpdated(kind))
                 if not result["items"] or len(rows) >= result["total"]:
                     break
@@ -172,6 +175,7 @@ class ChutesApp(App):
             if kind == "chutes":
                 rows.extend(await self._remembered_shared(rows))
             feed.rows, feed.loaded_at, feed.error = rows, time.time(), None
+            feed.partial = False
             self._failures[kind] = 0
             self._online()
         except ChutesError as error:
@@ -179,7 +183,7 @@ class ChutesApp(App):
             self._failures[kind] = self._failures.get(kind, 0) + 1
             self._note_failure(error)
         finally:
-            feed.loading = False
+            feed.loading = feed.partial = False
             self.post_message(FeedUpdated(kind))
             self._schedule(kind)
 
@@ -209,12 +213,21 @@ class ChutesApp(App):
         if failures and not self.feeds[kind].loaded:
             delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1]
         elif self.refreshing:
-            delay = self.refresh_interval
+            # A big account costs a full download per refresh: do it less often.
+            large = len(self.feeds[kind].rows) > LARGE_LIST
+            delay = (
+                max(self.refresh_interval, LARGE_LIST_INTERVAL) if large else self.refresh_interval
+            )
         else:
             return
         self._refresh_timers[kind] = self.set_timer(delay, lambda: self._timed_refresh(kind))
 
     def _timed_refresh(self, kind: str) -> None:
+        from chutes_tui.tui.screens.resources import ImagesScreen
+
+        if kind == "images" and not isinstance(self.screen, ImagesScreen):
+            self._schedule(kind)  # nobody is looking: check again next time
+            return
         self.refresh_feed(kind)
         if kind == "chutes":
             self.load_account()  # the balance moves while instances run
@@ -256,8 +269,6 @@ class ChutesApp(App):
         if not self.screen_stack:  # shutting down
             return
         self.screen.post_message(FeedUpdated(message.kind))
-        if self._exit_after_first_paint and message.kind == "chutes" and self.feeds["chutes"].rows:
-            self.call_after_refresh(self.exit)
 
     def on_account_updated(self, message: AccountUpdated) -> None:
         if not self.screen_stack:

@@ -17,6 +17,7 @@ class Feed:
     loaded_at: float | None = None
     error: str | None = None
     loading: bool = False
+    partial: bool = False  # only the first page of the first load is in
 
     @property
     def loaded(self) -> bool:
@@ -41,12 +42,12 @@ def age_text(seconds: float) -> str:
 
 
 def gpu_summary(chute: Row) -> str:
-    """`1x a4000,l4… >=16GB`: count times supported GPUs, and the VRAM floor."""
+    """`2x a6000 +8 ≥48GB`: GPU count, the cheapest supported GPU and how many others."""
     selector = chute.get("node_selector") or {}
     gpus = chute.get("supported_gpus") or selector.get("supported_gpus") or []
-    names = ",".join(gpus[:3]) + ("…" if len(gpus) > 3 else "")
+    names = (gpus[0] + (f" +{len(gpus) - 1}" if len(gpus) > 1 else "")) if gpus else "none"
     vram = selector.get("min_vram_gb_per_gpu", 16)
-    return f"{selector.get('gpu_count', 1)}x {names or '?'} ≥{vram}GB"
+    return f"{selector.get('gpu_count', 1)}x {names} ≥{vram}GB"
 
 
 def hourly_price(chute: Row) -> float | None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from textual.message import Message
 
 
-class FeedUpdated(Message):
-    """A list (`chutes` or `images`) has new rows, or its refresh failed."""
+class FeedUpdated(Message, bubble=False):
+    """A list (`chutes` or `images`) has new rows, or its refresh failed.
+
+    The app forwards it to the current screen; it must not bubble back up to the app.
+    """
 
     def __init__(self, kind: str) -> None:
         super().__init__()
@@ -16,7 +19,7 @@ class FeedUpdated(Message):
         return isinstance(message, FeedUpdated) and message.kind == self.kind
 
 
-class AccountUpdated(Message):
+class AccountUpdated(Message, bubble=False):
     """The account, balance or connection state changed."""
 
     def can_replace(self, message: Message) -> bool:

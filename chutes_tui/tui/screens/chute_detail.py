@@ -126,7 +126,8 @@ class ChuteDetailScreen(Screen):
             RememberedChutes.load().remember(chute.chute_id)
 
     def _show(self, chute: Chute) -> None:
-        title = Text(f" {chute.name} ", style="bold reverse")
+        title = Text()
+        title.append(f" {chute.name} ", style="bold reverse")
         title.append(
             "  HOT " if chute.hot else "  cold", style="bold green" if chute.hot else "dim"
         )

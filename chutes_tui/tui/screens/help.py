@@ -12,8 +12,8 @@ from textual.widgets import Static
 
 EXTRA_KEYS = (
     ("tab / shift+tab", "Move the focus"),
-    ("ctrl+p", "Command palette: actions for the selection, screens, profiles, themes"),
-    ("j / k, ↑ / ↓", "Move; g / G top and bottom; pgup / pgdn by page"),
+    ("ctrl+p", "Command palette"),
+    ("j k g G", "Down, up, top, bottom"),
     ("click header", "Sort by that column; again to reverse"),
 )
 
@@ -23,11 +23,16 @@ def key_table(screen: Screen) -> Table:
     table.add_column("key", style="bold", no_wrap=True)
     table.add_column("action")
     table.add_column("id", style="dim", no_wrap=True)
+    from chutes_tui.tui.screens.resources import ResourceScreen
+
+    top_level = isinstance(screen, ResourceScreen)
     seen: set[str] = set()
     for key, active in screen.active_bindings.items():
         binding: Binding = active.binding
         if not binding.id or not binding.description or binding.description in seen:
             continue  # Textual's own scrolling and focus keys are listed below in short
+        if binding.action.startswith(("quit", "show")) and not top_level:
+            continue  # these work from the lists only
         seen.add(binding.description)
         display = screen.app.get_key_display(binding)
         table.add_row(display or key, binding.description, binding.id or "")
@@ -45,15 +50,14 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dialog"):
-            yield Static("Keys", id="dialog-title")
-            yield Static(key_table(self.under))
             yield Static(
-                Text(
-                    "Remap any key by its id in the [keys] table of the preferences file;"
-                    " `chutes-tui paths` shows where it is.",
-                    style="dim",
-                )
+                Text.assemble(
+                    ("Keys", "bold"),
+                    ("   remap by id in [keys] of the preferences (chutes-tui paths)", "dim"),
+                ),
+                id="dialog-title",
             )
+            yield Static(key_table(self.under))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -64,9 +64,10 @@ CHUTE_COLUMNS = (
         4,
         lambda row: str(len(row.get("instances") or [])),
         lambda row: len(row.get("instances") or []),
+        right=True,
     ),
-    Column("price", "$/HOUR", 8, price_cell, hourly_price),
-    Column("gpus", "GPUS", 22, gpu_summary, optional=True),
+    Column("price", "$/HOUR", 8, price_cell, hourly_price, right=True),
+    Column("gpus", "GPUS", 18, gpu_summary, optional=True),
     Column(
         "invocations",
         "CALLS",
@@ -74,6 +75,7 @@ CHUTE_COLUMNS = (
         lambda row: f"{row.get('invocation_count', 0):,}",
         lambda row: row.get("invocation_count", 0),
         optional=True,
+        right=True,
     ),
     Column("slug", "SLUG", 18, lambda row: row.get("slug") or "-", optional=True),
     Column(
@@ -97,9 +99,12 @@ class ResourceScreen(Screen):
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="list.filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="list.clear"),
-        Binding("c", "copy_id", "Copy id", id="list.copy"),
+        Binding("c", "copy_id", "Copy id", show=False, id="list.copy"),
         Binding("x,delete", "delete", "Delete", id="list.delete"),
     ]
+
+    _showing_partial = False
+    _empty_message: str | None = None
 
     def compose(self) -> ComposeResult:
         yield AccountBar()
@@ -109,7 +114,7 @@ class ResourceScreen(Screen):
             yield from self.compose_side()
         yield Static(id="empty")
         yield Input(placeholder=f"filter {self.noun}s (esc clears)", id="filter")
-        yield Footer()
+        yield Footer(compact=True)
 
     def compose_side(self) -> ComposeResult:
         return iter(())
@@ -133,8 +138,21 @@ class ResourceScreen(Screen):
         return self.app.feeds[self.kind].rows  # type: ignore[attr-defined]
 
     def load_rows(self) -> None:
-        self.table.set_rows(self.rows())
+        feed = self.app.feeds[self.kind]  # type: ignore[attr-defined]
+        self.table.set_rows(self.table_rows())
+        if self._showing_partial and not feed.partial:
+            self.table.action_edge(0)  # the full list replaces the first page: start at the top
+        self._showing_partial = feed.partial
         self.update_chrome()
+        self.rows_loaded()
+        if getattr(self.app, "exit_after_first_paint", False) and self.table.row_count:
+            self.app.call_after_refresh(self.app.exit)  # start-up benchmark: first paint done
+
+    def table_rows(self) -> list[Row]:
+        return self.rows()
+
+    def rows_loaded(self) -> None:
+        """Hook for screens that show more than the table."""
 
     def on_feed_updated(self, message: FeedUpdated) -> None:
         if message.kind in (self.kind, *self.depends_on()):
@@ -148,21 +166,26 @@ class ResourceScreen(Screen):
         table = self.table
         column = table.columns[table.sort_column]
         arrow = "▼" if table.sort_reverse else "▲"
-        title = Text(f" {self.noun.capitalize()}s ", style="bold reverse")
+        title = Text()
+        title.append(f" {self.noun.capitalize()}s ", style="bold reverse")
         shown = table.visible_count
         title.append(f"  {shown}" + (f" of {table.row_count}" if shown != table.row_count else ""))
         title.append(f"   sort: {column.title.lower()} {arrow}", style="dim")
         if table.filter_text:
             title.append(f"   filter: {table.filter_text}", style="bold yellow")
-        if feed.loading and not feed.loaded:
+        if feed.partial:
+            title.append("   loading more…", style="italic")
+        elif feed.loading and not feed.loaded:
             title.append("   retrying…" if feed.error else "   loading…", style="italic")
         title.append(self.title_extra(), style="dim")
-        self.query_one("#title", Static).update(title)
-        empty = self.query_one("#empty", Static)
+        self.query_one("#title", Static).update(title, layout=False)
         message = self.empty_message(feed)
-        empty.update(message)
-        empty.display = bool(message)
-        self.query_one("#body").display = not message
+        if message != self._empty_message:  # layout only when the empty state changes
+            self._empty_message = message
+            empty = self.query_one("#empty", Static)
+            empty.update(message)
+            empty.display = bool(message)
+            self.query_one("#body").display = not message
 
     def title_extra(self) -> str:
         return ""
@@ -228,6 +251,10 @@ class ResourceScreen(Screen):
         self.app.copy_to_clipboard(key)
         self.notify(f"Copied {self.noun} id {key}", timeout=3)
 
+    @on(VirtualTable.Sorted)
+    def sort_changed(self) -> None:
+        self.update_chrome()
+
     @on(VirtualTable.Selected)
     def open_selected(self, event: VirtualTable.Selected) -> None:
         self.open(event.key)
@@ -265,7 +292,7 @@ class ChutesScreen(ResourceScreen):
     columns = CHUTE_COLUMNS
 
     BINDINGS = [
-        Binding("o", "open_by_name", "Open by name", id="chutes.open_by_name"),
+        Binding("o", "open_by_name", "Open by name", show=False, id="chutes.open_by_name"),
     ]
 
     @staticmethod
@@ -373,11 +400,11 @@ class ImagesScreen(ResourceScreen):
     def depends_on(self) -> tuple[str, ...]:
         return ("chutes",)
 
-    def load_rows(self) -> None:
+    def table_rows(self) -> list[Row]:
         users = chutes_by_image(self.app.feeds["chutes"].rows)  # type: ignore[attr-defined]
-        rows = [{**row, "_used_by": users.get(row["image_id"], [])} for row in self.rows()]
-        self.table.set_rows(rows)
-        self.update_chrome()
+        return [{**row, "_used_by": users.get(row["image_id"], [])} for row in self.rows()]
+
+    def rows_loaded(self) -> None:
         self.show_detail(self.table.cursor_key)
 
     def title_extra(self) -> str:

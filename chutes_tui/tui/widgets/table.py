@@ -38,6 +38,7 @@ class Column:
     sort_value: Callable[[Row], Any] | None = None
     grow: bool = False
     optional: bool = False  # dropped (right to left) when the table is too narrow
+    right: bool = False  # numbers align right
 
 
 class VirtualTable(ScrollView, can_focus=True):
@@ -73,6 +74,11 @@ class VirtualTable(ScrollView, can_focus=True):
             super().__init__()
             self.table = table
             self.key = key
+
+    class Sorted(Message):
+        def __init__(self, table: VirtualTable) -> None:
+            super().__init__()
+            self.table = table
 
     class Selected(Message):
         def __init__(self, table: VirtualTable, key: str) -> None:
@@ -160,6 +166,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self.sort_reverse = reverse
         self._cache.clear()
         self._rebuild(keep)
+        self.post_message(self.Sorted(self))
 
     def _search_text(self, row: Row) -> str:
         return "\t".join(_plain(column.cell(row)) for column in self.columns).lower()
@@ -289,7 +296,9 @@ class VirtualTable(ScrollView, can_focus=True):
         for index, width in self._layout():
             column = self.columns[index]
             arrow = (" ▼" if self.sort_reverse else " ▲") if index == self.sort_column else ""
-            text.append(_fit(column.title + arrow, width) + "  ")
+            title = _fit(column.title + arrow, width)
+            text.append((title.strip().rjust(width) if column.right else title) + "  ")
+        text.stylize(style)  # render() ignores a Text's own style: make it a span
         return Strip(text.render(self.app.console))
 
     def _line(self, key: str, index: int) -> Strip:
@@ -308,9 +317,12 @@ class VirtualTable(ScrollView, can_focus=True):
         for index, width in self._layout():
             cell = self.columns[index].cell(row)
             text = cell.copy() if isinstance(cell, Text) else Text(str(cell))
-            text.truncate(width, overflow="ellipsis", pad=True)
-            line.append_text(text)  # the cell's own style becomes a span over the row's
+            text.truncate(width, overflow="ellipsis", pad=not self.columns[index].right)
+            if self.columns[index].right:
+                text.pad_left(width - text.cell_len)
+            line.append_text(text)  # the cell's own style becomes a span
             line.append("  ")
+        line.stylize_before(base)  # the row's look under every cell's own
         segments = list(line.render(self.app.console))
         strip = Strip(Segment.apply_style(segments, post_style=Style()))
         self._cache[cache_key] = strip

@@ -1,0 +1,226 @@
+"""Regenerate screenshots/*.svg (and *.png when rsvg-convert is installed) from the sandbox seed.
+
+Every view is shot at 120x36 and 80x24 against a fresh in-memory sandbox with its seed
+timestamps pinned and the session label pinned, so a rerun produces the same files:
+
+    python scripts/screenshots.py [--out screenshots] [--no-png]
+
+Views: the chutes list, the images list, a chute's detail (overview tab), the help screen
+and the confirm-delete dialog. PNGs need `rsvg-convert` (Debian/Ubuntu: librsvg2-bin);
+without it the script says so and writes only the SVGs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+SIZES = ((120, 36), (80, 24))
+SEED_TIME = "2026-01-01T12:00:00.000000Z"
+LABEL = "http://127.0.0.1:8765"
+# Seeded credentials (and so user ids) derive from a random per-database secret: pin it.
+SECRET = "0" * 64
+DETAIL_CHUTE = "hello-world"  # the seeded chute that is hot, with an instance
+
+
+def _isolate(tmp: Path) -> None:
+    """No preferences, remembered chutes or sandbox data from the user running this."""
+    for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        os.environ[name] = str(tmp / name.lower())
+    for name in list(os.environ):
+        if name.startswith("CHUTES_"):
+            del os.environ[name]
+
+
+def _session(tmp: Path):
+    from chutes_tui import config
+    from chutes_tui.client.signing import Credentials
+    from chutes_tui.sandbox.seed import credentials
+    from chutes_tui.sandbox.server import start_in_thread
+    from chutes_tui.sandbox.settings import SandboxSettings
+    from chutes_tui.sandbox.storage import Store
+    from chutes_tui.tui.session import Session
+
+    settings = SandboxSettings(db_path=tmp / "sandbox.db", seed_time=SEED_TIME)
+    store = Store(settings.db_path)
+    try:
+        with store.tx() as db:
+            db.execute("INSERT INTO meta (key, value) VALUES ('secret', ?)", (SECRET,))
+    finally:
+        store.close()
+    running = start_in_thread(settings)
+    store = Store(settings.db_path)
+    try:
+        # The seed stamps users and API keys with the wall clock even when seed_time is set,
+        # and the images view shows each image's owner record.
+        with store.tx() as db:
+            db.execute("UPDATE users SET created_at = ?", (SEED_TIME,))
+            db.execute("UPDATE api_keys SET created_at = ?", (SEED_TIME,))
+        key = credentials(store, "demo").api_key
+    finally:
+        store.close()
+    connection = config.Connection(
+        base_url=running.url, credentials=Credentials(api_key=key), username="demo"
+    )
+    return Session(connection, sandbox=running, label=LABEL)
+
+
+async def _until(pilot, condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
+async def shoot_size(tmp: Path, out: Path, width: int, height: int) -> list[Path]:
+    from chutes_tui.tui.app import ChutesApp
+    from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
+    from chutes_tui.tui.screens.help import HelpScreen
+    from chutes_tui.tui.screens.modals import ConfirmScreen
+    from chutes_tui.tui.screens.resources import ImagesScreen
+
+    session = _session(tmp)
+    app = ChutesApp(session, refresh_interval=0)
+    written: list[Path] = []
+
+    def save(view: str) -> None:
+        name = f"{view}-{width}x{height}.svg"
+        app.save_screenshot(filename=name, path=str(out))
+        written.append(out / name)
+
+    async with app.run_test(size=(width, height)) as pilot:
+
+        def loaded() -> bool:
+            feeds = app.feeds
+            return (
+                all(feed.loaded and not feed.loading for feed in feeds.values())
+                and app.account is not None
+                and app.connection_state == "online"
+            )
+
+        await _until(pilot, loaded, "the chutes and images feeds")
+        table = app.screen.query_one("#table")
+        await _until(pilot, lambda: table.row_count > 0, "rows in the chutes table")
+        save("chutes")
+
+        await pilot.press("2")
+        await _until(
+            pilot,
+            lambda: isinstance(app.screen, ImagesScreen) and app.screen.table.row_count > 0,
+            "the images list",
+        )
+        save("images")
+
+        await pilot.press("1")
+        await _until(pilot, lambda: not isinstance(app.screen, ImagesScreen), "the chutes list")
+        chutes = app.screen
+        keys = [k for k in chutes.table.visible_keys if chutes.table.row(k)["name"] == DETAIL_CHUTE]
+        chutes.table.move_to(keys[0])
+        await pilot.pause()
+
+        await pilot.press("enter")
+        await _until(
+            pilot,
+            lambda: isinstance(app.screen, ChuteDetailScreen) and app.screen.chute is not None,
+            "the chute detail",
+        )
+        await pilot.pause(0.3)  # the readme Markdown mounts its blocks after the update
+        save("chute-detail")
+
+        await pilot.press("escape")
+        await _until(pilot, lambda: app.screen is chutes, "back to the chutes list")
+
+        await pilot.press("question_mark")
+        await _until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
+        save("help")
+
+        await pilot.press("escape")
+        await _until(pilot, lambda: app.screen is chutes, "back to the chutes list")
+
+        await pilot.press("x")
+        await _until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirm dialog")
+        save("confirm-delete")
+
+        await pilot.press("n")
+        await _until(pilot, lambda: app.screen is chutes, "the dialog to close")
+    return written
+
+
+def _for_rsvg(svg: str) -> str:
+    """Rich's SVG, adjusted so librsvg draws it on the terminal's grid.
+
+    librsvg strips the leading spaces of every text run (which glues words to the bold
+    run before them) unless told to preserve them, and ignores `textLength`, so a font
+    narrower than Rich's 0.61 em cell drifts left along long runs (box borders stop short).
+    DejaVu Sans Mono is 0.602 em wide: 0.16 px of letter spacing makes it 12.2 px at 20 px.
+    """
+    svg = svg.replace(
+        '<svg class="rich-terminal"', '<svg xml:space="preserve" class="rich-terminal"'
+    )
+    return svg.replace(
+        "font-family: Fira Code, monospace;",
+        'font-family: "DejaVu Sans Mono", monospace; letter-spacing: 0.16px;',
+    )
+
+
+def to_png(svgs: list[Path]) -> None:
+    tool = shutil.which("rsvg-convert")
+    if tool is None:
+        print("rsvg-convert not found: PNGs skipped (install librsvg2-bin to get them)")
+        return
+    for svg in svgs:
+        png = svg.with_suffix(".png")
+        subprocess.run(
+            [tool, "--format=png", "--output", str(png)],  # the SVG comes on stdin
+            input=_for_rsvg(svg.read_text()).encode(),
+            check=True,
+        )
+        print(f"wrote {png.relative_to(ROOT) if png.is_relative_to(ROOT) else png}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
+    parser.add_argument("--no-png", action="store_true", help="write only the SVGs")
+    parser.add_argument(
+        "--png-only", action="store_true", help="only convert the SVGs already in --out"
+    )
+    args = parser.parse_args()
+    out: Path = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    if args.png_only:
+        to_png(sorted(out.glob("*.svg")))
+        return 0
+    svgs: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="chutes-tui-shots-") as name:
+        tmp = Path(name)
+        _isolate(tmp)
+        for width, height in SIZES:
+            size_dir = tmp / f"{width}x{height}"
+            size_dir.mkdir()
+            written = asyncio.run(shoot_size(size_dir, out, width, height))
+            for path in written:
+                print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+            svgs.extend(written)
+    if not args.no_png:
+        to_png(svgs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
