@@ -96,9 +96,9 @@ class ChutesApp(App):
         keys = self.prefs.get("keys")
         if isinstance(keys, dict):
             self.set_keymap({str(k): str(v) for k, v in keys.items()})
-        self.load_account()
-        for kind in KINDS:
+        for kind in KINDS:  # lists first: they are what the user waits for
             self.refresh_feed(kind)
+        self.load_account()
         self.set_interval(1.0, self._tick, name="header clock")
 
     async def on_unmount(self) -> None:
