@@ -37,7 +37,11 @@ def overview_table(chute: Chute) -> Table:
         ),
         ("Tagline", chute.tagline or "-"),
         ("Owner", chute.user.username),
-        ("Image", f"{chute.image.name}:{chute.image.tag} ({chute.image.status})"),
+        (
+            "Image",
+            f"{chute.image.user.username + '/' if chute.image.user else ''}"
+            f"{chute.image.name}:{chute.image.tag} ({chute.image.status})",
+        ),
         ("Public", "yes" if chute.public else "no"),
         ("Price", hourly),
         ("GPUs", f"{selector.gpu_count} x one of {', '.join(chute.supported_gpus) or 'none'}"),

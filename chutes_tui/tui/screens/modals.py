@@ -27,7 +27,8 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(id="dialog"):
             yield Static(self.heading, id="dialog-title")
             yield Static(self.body, id="dialog-body")
-            yield Static("[b]y[/b] yes    [b]n[/b] / [b]esc[/b] no", id="dialog-keys")
+            yes = "[b red]y[/b red]" if self.has_class("danger") else "[b]y[/b]"
+            yield Static(f"{yes} yes    [b]n[/b] / [b]esc[/b] no", id="dialog-keys")
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
