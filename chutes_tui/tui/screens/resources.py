@@ -55,6 +55,15 @@ def price_cell(row: Row) -> str:
     return f"${price:,.2f}" if price is not None else "-"
 
 
+CREATED_COLUMN = Column(
+    "created",
+    "CREATED",
+    16,
+    lambda row: short_time(row.get("created_at")),
+    lambda row: row.get("created_at") or "",
+    optional=True,
+)
+
 CHUTE_COLUMNS = (
     Column("name", "NAME", 18, chute_name, lambda row: row["name"].lower(), grow=True),
     Column("hot", "STATUS", 6, hot_badge, lambda row: not row.get("hot")),
@@ -78,14 +87,7 @@ CHUTE_COLUMNS = (
         right=True,
     ),
     Column("slug", "SLUG", 18, lambda row: row.get("slug") or "-", optional=True),
-    Column(
-        "created",
-        "CREATED",
-        16,
-        lambda row: short_time(row.get("created_at")),
-        lambda row: row.get("created_at") or "",
-        optional=True,
-    ),
+    CREATED_COLUMN,
 )
 
 
@@ -363,14 +365,7 @@ IMAGE_COLUMNS = (
         "status", "STATUS", 16, lambda row: image_status(row["status"]), lambda row: row["status"]
     ),
     Column("public", "PUBLIC", 6, lambda row: "yes" if row.get("public") else "no", optional=True),
-    Column(
-        "created",
-        "CREATED",
-        16,
-        lambda row: short_time(row.get("created_at")),
-        lambda row: row.get("created_at") or "",
-        optional=True,
-    ),
+    CREATED_COLUMN,
     Column(
         "used_by",
         "USED BY",
