@@ -972,3 +972,28 @@ async def test_an_idle_app_does_not_echo_feed_updates_forever(shared_box: Sandbo
         before = len(handled)
         await pilot.pause(0.5)  # nothing refreshes (refresh_interval=0): nothing to say
         assert len(handled) - before == 0, f"{len(handled) - before} FeedUpdated while idle"
+
+
+async def test_switch_profile_reconnects_as_that_profile(
+    shared_box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefs = tmp_path / "prefs.toml"
+    alice = shared_box.users["alice"]
+    prefs.write_text(f'[profiles.alice]\nconfig = "{alice.config_path}"\n')
+    monkeypatch.setenv("CHUTES_TUI_CONFIG", str(prefs))
+    app = app_for(shared_box)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_loaded(pilot)
+        assert app.account["username"] == "demo"
+        app.switch_profile("alice")
+        await wait_for(
+            pilot,
+            lambda: app.account is not None and app.account["username"] == "alice",
+            "alice's account",
+        )
+        await wait_for(pilot, lambda: settled(app, "chutes"), "alice's chutes")
+        assert names(app) == []
+        assert "alice" in header(app)
+        app.switch_profile("nobody")
+        await pilot.pause()
+        assert app.account["username"] == "alice"  # an unknown profile changes nothing
