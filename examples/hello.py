@@ -1,7 +1,7 @@
 """A minimal chute that deploys against the sandbox's seeded `demo/hello:0.1` image.
 
-    chutes-tui sandbox config > sandbox.ini
-    cd examples && CHUTES_CONFIG_PATH=../sandbox.ini chutes deploy hello:chute --accept-fee
+chutes-tui sandbox config > sandbox.ini
+cd examples && CHUTES_CONFIG_PATH=../sandbox.ini chutes deploy hello:chute --accept-fee
 """
 
 from chutes.chute import Chute, NodeSelector

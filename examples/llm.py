@@ -1,6 +1,6 @@
 """A two-GPU chute on the sandbox's public vLLM image: its deployment fee is higher.
 
-    cd examples && CHUTES_CONFIG_PATH=../sandbox.ini chutes deploy llm:chute --accept-fee
+cd examples && CHUTES_CONFIG_PATH=../sandbox.ini chutes deploy llm:chute --accept-fee
 """
 
 from chutes.chute import Chute, NodeSelector
