@@ -21,6 +21,7 @@ from chutes_tui.client.errors import (
     AuthError,
     ChutesError,
     ConfigError,
+    NotFound,
     TimedOut,
     Unreachable,
     redact,
@@ -32,7 +33,8 @@ from chutes_tui.tui.theme import HOUSE_THEME
 
 PAGE_SIZE = 500
 RETRY_DELAYS = (2.0, 4.0, 8.0, 15.0, 30.0)
-KINDS = ("chutes", "images")
+KINDS = ("chutes", "images", "shares")
+SHOWN_ONLY = {"images": "ImagesScreen", "shares": "SharesScreen"}  # refreshed while visible
 LARGE_LIST = 2000
 LARGE_LIST_INTERVAL = 30.0
 
@@ -55,6 +57,7 @@ class ChutesApp(App):
         Binding("question_mark,f1", "help", "Help", id="app.help"),
         Binding("1", "show('chutes')", "Chutes", id="app.chutes"),
         Binding("2", "show('images')", "Images", id="app.images"),
+        Binding("3", "show('shares')", "Shares", id="app.shares"),
         Binding("r", "refresh", "Refresh", id="app.refresh"),
         Binding("p", "toggle_auto_refresh", "Pause", show=False, id="app.pause"),
     ]
@@ -155,6 +158,9 @@ class ChutesApp(App):
     async def _refresh(self, kind: str) -> None:
         feed = self.feeds[kind]
         feed.loading = True
+        if kind == "shares":
+            await self._refresh_shares(feed)
+            return
         lister = self._lister(kind)
         include_public = kind == "images" and self.include_public_images
         rows: list[dict] = []
@@ -186,6 +192,31 @@ class ChutesApp(App):
             feed.loading = feed.partial = False
             self.post_message(FeedUpdated(kind))
             self._schedule(kind)
+
+    async def _refresh_shares(self, feed: Feed) -> None:
+        """Shares are one unpaged list, and failing to list them is not an outage."""
+        try:
+            shares = await self.client.list_shares()
+            feed.rows = [share.model_dump(mode="json") for share in shares]
+            feed.loaded_at, feed.error = time.time(), None
+            self._failures["shares"] = 0
+        except NotFound:
+            feed.error = (
+                "This API cannot list shares (an older server): sharing and unsharing still"
+                " work, but who a chute is shared with cannot be shown."
+            )
+            feed.loaded_at = feed.loaded_at or time.time()
+        except ConfigError as error:
+            feed.error = error.message
+            feed.loaded_at = feed.loaded_at or time.time()
+        except ChutesError as error:
+            feed.error = error.message
+            self._failures["shares"] = self._failures.get("shares", 0) + 1
+            self._note_failure(error)
+        finally:
+            feed.loading = False
+            self.post_message(FeedUpdated("shares"))
+            self._schedule("shares")
 
     async def _remembered_shared(self, own: list[dict]) -> list[dict]:
         """Chutes shared with the user (never listed by the API) that they opened before."""
@@ -223,9 +254,7 @@ class ChutesApp(App):
         self._refresh_timers[kind] = self.set_timer(delay, lambda: self._timed_refresh(kind))
 
     def _timed_refresh(self, kind: str) -> None:
-        from chutes_tui.tui.screens.resources import ImagesScreen
-
-        if kind == "images" and not isinstance(self.screen, ImagesScreen):
+        if kind in SHOWN_ONLY and type(self.screen).__name__ != SHOWN_ONLY[kind]:
             self._schedule(kind)  # nobody is looking: check again next time
             return
         self.refresh_feed(kind)
@@ -279,15 +308,18 @@ class ChutesApp(App):
     # actions
 
     def action_show(self, kind: str) -> None:
-        """Chutes is the base screen; images sits on top of it; details on top of either."""
+        """Chutes is the base screen; images or shares sit on top; details on top of those."""
         from chutes_tui.tui.screens.resources import ImagesScreen
+        from chutes_tui.tui.screens.shares import SharesScreen
 
-        if kind == "images" and isinstance(self.screen, ImagesScreen):
+        screens = {"images": ImagesScreen, "shares": SharesScreen}
+        wanted = screens.get(kind)
+        if wanted is not None and isinstance(self.screen, wanted):
             return
         while len(self.screen_stack) > 1:
             self.pop_screen()
-        if kind == "images":
-            self.push_screen(ImagesScreen())
+        if wanted is not None:
+            self.push_screen(wanted())
 
     def action_refresh(self) -> None:
         self.load_account()

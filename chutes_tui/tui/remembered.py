@@ -43,3 +43,37 @@ class RememberedChutes:
         if chute_id in self.ids:
             self.ids.remove(chute_id)
             self.path.write_text(json.dumps(self.ids))
+
+
+def users_path() -> Path:
+    from platformdirs import user_state_path
+
+    return user_state_path("chutes-tui") / "known-users.json"
+
+
+@dataclass
+class KnownUsers:
+    """Names of users the person shared with here: the API reports shares by user id only."""
+
+    path: Path
+    names: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> KnownUsers:
+        path = path or users_path()
+        try:
+            data = json.loads(path.read_text())
+            names = {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            names = {}
+        return cls(path, names)
+
+    def name(self, user_id: str) -> str | None:
+        return self.names.get(user_id)
+
+    def learn(self, user_id: str, name: str) -> None:
+        if self.names.get(user_id) == name:
+            return
+        self.names[user_id] = name
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(self.names))

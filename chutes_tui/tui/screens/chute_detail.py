@@ -203,9 +203,12 @@ class ChuteDetailScreen(Screen):
                 f" {self.chute.name} USER`."
             )  # type: ignore[union-attr]
             return
+        from chutes_tui.tui.remembered import KnownUsers
+
+        users = KnownUsers.load()
         text = Text("Shared with:\n", style="bold")
         for share in shares:
-            text.append(f"  {share.shared_to}", style="")
+            text.append(f"  {users.name(share.shared_to) or share.shared_to}", style="")
             text.append(f"   since {share.shared_at:%Y-%m-%d %H:%M}\n", style="dim")
         view.update(text)
 

@@ -296,6 +296,7 @@ class ChutesScreen(ResourceScreen):
 
     BINDINGS = [
         Binding("o", "open_by_name", "Open by name", show=False, id="chutes.open_by_name"),
+        Binding("a", "share", "Share…", id="chutes.share"),
     ]
 
     @staticmethod
@@ -313,6 +314,15 @@ class ChutesScreen(ResourceScreen):
         from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
 
         self.app.push_screen(ChuteDetailScreen(key))
+
+    def action_share(self) -> None:
+        from chutes_tui.tui.screens.shares import start_share
+
+        row = self.selected()
+        if row is not None and row.get("public"):
+            self.notify("Public chutes need no sharing.", severity="warning")
+            return
+        start_share(self, row["chute_id"] if row else None)
 
     def action_open_by_name(self) -> None:
         from chutes_tui.tui.screens.modals import PromptScreen
