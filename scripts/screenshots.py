@@ -5,9 +5,9 @@ timestamps pinned and the session label pinned, so a rerun produces the same fil
 
     python scripts/screenshots.py [--out screenshots] [--no-png]
 
-Views: the chutes list, the images list, a chute's detail (overview tab), the help screen
-and the confirm-delete dialog. PNGs need `rsvg-convert` (Debian/Ubuntu: librsvg2-bin);
-without it the script says so and writes only the SVGs.
+Views: the chutes list, the images list, a chute's detail (overview tab), the help screen,
+the confirm-delete dialog, the shares list and the share dialog. PNGs need `rsvg-convert`
+(Debian/Ubuntu: librsvg2-bin); without it the script says so and writes only the SVGs.
 """
 
 from __future__ import annotations
@@ -93,6 +93,7 @@ async def shoot_size(tmp: Path, out: Path, width: int, height: int) -> list[Path
     from chutes_tui.tui.screens.help import HelpScreen
     from chutes_tui.tui.screens.modals import ConfirmScreen
     from chutes_tui.tui.screens.resources import ImagesScreen
+    from chutes_tui.tui.screens.shares import ShareScreen, SharesScreen
 
     session = _session(tmp)
     app = ChutesApp(session, refresh_interval=0)
@@ -158,6 +159,25 @@ async def shoot_size(tmp: Path, out: Path, width: int, height: int) -> list[Path
 
         await pilot.press("n")
         await _until(pilot, lambda: app.screen is chutes, "the dialog to close")
+
+        await pilot.press("3")
+        await _until(
+            pilot,
+            lambda: isinstance(app.screen, SharesScreen) and app.screen.table.row_count > 0,
+            "the shares list",
+        )
+        save("shares")
+
+        await pilot.press("a", "b", "o", "b")
+        await _until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, ShareScreen)
+                and "exists" in str(app.screen.query_one("#share-check").render())
+            ),
+            "the share dialog with a checked user",
+        )
+        save("share-dialog")
     return written
 
 
