@@ -492,7 +492,8 @@ def test_share_list_and_unshare(fresh: Cli) -> None:
         (bob, fresh("chutes", "get", "hello-world").json()["chute_id"])
     ]
     table = fresh(*by_key, "--output", "table", "shares", "list", output="table")
-    assert table.stdout.split()[:4] == ["CHUTE", "SHARED", "WITH", "SHARED"]
+    assert table.stdout.split()[:5] == ["CHUTE", "CHUTE", "ID", "SHARED", "WITH"]
+    assert "hello-world" in table.stdout and "echo-stream" in table.stdout
 
     removed = fresh("share", "hello-world", "bob", "--remove").json()
     assert removed["status"].endswith("with user.username='bob' (if share exists)")
@@ -737,3 +738,15 @@ def test_a_headless_command_imports_no_ui_and_no_server(cli: Cli) -> None:
     assert "chutes_tui.headless.commands" in modules  # the command really ran here
     heavy = [name for name in modules if name.split(".")[0] in HEAVY or name.startswith(HEAVY)]
     assert heavy == []
+
+
+def test_share_refusals_have_their_exit_codes(cli: Cli) -> None:
+    run = cli.error("share", "hello-world", "nobody-here", code=ExitCode.NOT_FOUND)
+    assert "Could not find target user to share with" in run.stderr
+    run = cli.error("share", "hello-world", "demo", code=ExitCode.USAGE)
+    assert "Cannot share a chute with yourself" in run.stderr
+    run = cli.error("share", "echo-stream", "bob", code=ExitCode.NOT_FOUND, user="alice")
+    assert "does not belong to you" in run.stderr
+    cli.error(
+        "shares", "list", "--chute", "nope", "--api-key", cli.key("demo"), code=ExitCode.NOT_FOUND
+    )

@@ -54,7 +54,8 @@ CHUTE_COLUMNS = (
     Column("SLUG", lambda row: row.get("slug")),
 )
 SHARE_COLUMNS = (
-    Column("CHUTE", lambda row: row["chute_id"]),
+    Column("CHUTE", lambda row: row.get("_chute") or row["chute_id"], "bold"),
+    Column("CHUTE ID", lambda row: row["chute_id"], "dim"),
     Column("SHARED WITH", lambda row: row["shared_to"]),
     Column("SHARED AT", lambda row: _short(row["shared_at"])),
 )
@@ -157,7 +158,15 @@ async def shares(client: ChutesClient, args: argparse.Namespace, out: Output) ->
     if args.chute:
         chute_id = await client.chute_id(args.chute)
         items = [item for item in items if item.chute_id == chute_id]
-    out.result(items, SHARE_COLUMNS)
+    if out.json:
+        out.result(items)
+        return ExitCode.OK
+    names = {
+        chute["chute_id"]: chute["name"]
+        for chute in await client.all_pages(client.list_chutes, raw=True)
+    }
+    rows = [{**item.model_dump(mode="json"), "_chute": names.get(item.chute_id)} for item in items]
+    out.result(rows, SHARE_COLUMNS)
     return ExitCode.OK
 
 
