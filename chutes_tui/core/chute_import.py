@@ -1,0 +1,99 @@
+"""Importing a `module:chute` reference: in a child process, with a timeout, output captured.
+
+A chute module is arbitrary code: it may raise, hang, call sys.exit or print noise. Running
+it in a child keeps all of that away from the dashboard and the headless process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chutes_tui.client.errors import ChutesError, ExitCode
+
+# The SDK's rule: a module name, a colon, and an attribute of at least two characters.
+REF_RE = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]+$", re.I)
+DEFAULT_TIMEOUT = 60.0
+OUTPUT_TAIL = 2000
+
+
+class ImportFailed(ChutesError):
+    """The chute could not be imported; `detail` holds the traceback or output tail."""
+
+    exit_code = ExitCode.IMPORT_FAILED
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+class BadRef(ChutesError):
+    exit_code = ExitCode.USAGE
+
+
+@dataclass(frozen=True)
+class ImportedChute:
+    ref: str
+    body: dict[str, Any]
+    module_file: str
+    output: str  # what the module printed while importing
+
+
+def check_ref(ref: str) -> None:
+    if not REF_RE.match(ref):
+        raise BadRef(
+            f"invalid chute reference {ref!r}: use module:chute, e.g. my_chute:chute"
+            " (module file my_chute.py in the working directory)"
+        )
+
+
+async def import_chute(
+    ref: str, directory: str | Path = ".", timeout: float = DEFAULT_TIMEOUT
+) -> ImportedChute:
+    """The deploy body for `ref`, built by the official SDK in a child process."""
+    check_ref(ref)
+    directory = Path(directory).resolve()
+    with tempfile.TemporaryDirectory(prefix="chutes-tui-import-") as scratch:
+        result_path = Path(scratch) / "result.json"
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "chutes_tui.core.import_child",
+            str(directory),
+            ref,
+            str(result_path),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            output, _ = await asyncio.wait_for(process.communicate(), timeout)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise ImportFailed(
+                f"importing {ref} did not finish in {timeout:g} s (does the module block or"
+                " wait for input at import time?)"
+            ) from None
+        text = output.decode(errors="replace")
+        try:
+            result = json.loads(result_path.read_text())
+        except (OSError, ValueError):
+            raise ImportFailed(
+                f"importing {ref} stopped without a result (exit code {process.returncode})",
+                text[-OUTPUT_TAIL:],
+            ) from None
+    if not result.get("ok"):
+        message = result.get("error", "import failed")
+        if "not installed" in message:
+            message += ": install it with `pip install chutes` (or `pip install 'chutes-tui[sdk]'`)"
+        raise ImportFailed(message, (result.get("detail") or text)[-OUTPUT_TAIL:])
+    return ImportedChute(ref, result["body"], result["module_file"], text)
