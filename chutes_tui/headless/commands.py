@@ -139,12 +139,69 @@ def _deleter(kind: str) -> Command:
     return run
 
 
+class HeadlessDeployUI:
+    """The deploy flow's questions, answered by flags or a terminal prompt."""
+
+    def __init__(self, out: Output, assume_yes: bool) -> None:
+        self.out = out
+        self.assume_yes = assume_yes
+
+    def progress(self, message: str) -> None:
+        self.out.info(message)
+
+    async def confirm(self, plan) -> bool:
+        summary = plan.summary()
+        hourly = summary["hourly_usd"]
+        self.out.info(
+            f"Deploy {summary['chute']} ({'update' if plan.existing else 'new chute'}) from"
+            f" {summary['image']}, {summary['gpus']['count']} GPU(s)"
+            f" ≥{summary['gpus']['min_vram_gb']} GB,"
+            f" {'public' if summary['public'] else 'private'};"
+            f" fee ${plan.fee:,.2f}"
+            + (
+                f", ${hourly['min']:,.2f}-${hourly['max']:,.2f} per hour per instance"
+                if hourly
+                else ""
+            )
+        )
+        return confirm("Deploy now?", self.assume_yes, self.out) is None
+
+
+def _show_checks(plan, out: Output) -> None:
+    for check in plan.checks:
+        mark = "✓" if check.ok else "✗"
+        fix = f"  → {check.fix}" if check.fix and not check.ok else ""
+        out.info(f"  {mark} {check.name}: {check.detail}{fix}")
+
+
 async def deploy(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
-    out.error(
-        "`deploy` is not available in this version of chutes-tui; use the official"
-        f" `chutes deploy {args.ref}` for now."
+    from chutes_tui.core import deploy as flow
+
+    options = flow.DeployOptions(
+        public=args.public,
+        accept_fee=args.accept_fee,
+        directory=args.dir,
+        import_timeout=args.import_timeout,
     )
-    return ExitCode.USAGE
+    ui = HeadlessDeployUI(out, args.yes)
+    try:
+        plan = await flow.plan_deploy(client, args.ref, options, ui)
+    except flow.ImportFailed as error:
+        if error.detail:
+            out.info(error.detail.rstrip())
+        raise
+    _show_checks(plan, out)
+    if args.dry_run:
+        out.result(plan.summary())
+        if not plan.ready:
+            return int(flow.DeployBlocked(plan).exit_code)
+        return ExitCode.OK
+    chute = await flow.deploy(client, plan, options, ui)
+    out.result(chute)
+    if args.wait:
+        args.chute = chute.chute_id
+        return await warmup(client, args, out)
+    return ExitCode.OK
 
 
 async def share(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:

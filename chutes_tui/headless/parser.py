@@ -102,8 +102,37 @@ def build_parser() -> argparse.ArgumentParser:
         delete.add_argument("--yes", "-y", action="store_true", help="do not ask")
         _common(delete)
 
-    deploy = commands.add_parser("deploy", help="deploy MODULE:CHUTE (not available yet)")
+    deploy = commands.add_parser(
+        "deploy", help="deploy MODULE:CHUTE: import, pre-flight, fee, then deploy once"
+    )
     deploy.add_argument("ref", metavar="MODULE:CHUTE")
+    from chutes_tui.core.deploy import OPTIONS
+
+    for option in OPTIONS:
+        deploy.add_argument(option.flag, dest=option.name, action="store_true", help=option.help)
+    deploy.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="import and check only; print the plan and fee, send nothing",
+    )
+    deploy.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    deploy.add_argument("--wait", action="store_true", help="follow the warmup until hot")
+    deploy.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds to wait with --wait (default 600)"
+    )
+    deploy.add_argument(
+        "--dir",
+        default=".",
+        metavar="DIR",
+        help="directory holding the module file (default: here)",
+    )
+    deploy.add_argument(
+        "--import-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds the module may take to import (default 60)",
+    )
     _common(deploy)
 
     share = commands.add_parser("share", help="share a chute with a user, or --remove it")

@@ -1,0 +1,321 @@
+"""One deploy flow for both front ends: import, pre-flight, fee, explicit yes, deploy once.
+
+The flow talks to its caller only through `DeployUI` (confirm and progress), so the
+dashboard answers with screens and the headless mode with flags. Nothing that could
+deploy is sent before the caller has seen the fee and said yes: the fee is computed here,
+never probed with a request (a chute that exists, or a free account, gets no 402 notice,
+so a probe would deploy).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from chutes_tui.client.api import ChutesClient
+from chutes_tui.client.errors import ChutesError, ExitCode, NotFound
+from chutes_tui.client.models import Chute, NodeSelector
+from chutes_tui.core import pricing
+from chutes_tui.core.chute_import import (
+    DEFAULT_TIMEOUT,
+    ImportedChute,
+    ImportFailed,
+    import_chute,
+)
+
+__all__ = ["ImportFailed", "deploy", "plan_deploy"]
+
+READY = "built and pushed"
+PUBLIC_MODELS_BIT, FREE_ACCOUNT_BIT = 11, 4
+NAME_RE = re.compile(r"^(?:([A-Za-z0-9_.-]+)/)*([a-z0-9][a-z0-9_./-]*)$", re.I)
+CORD_PATH_RE = re.compile(r"^(/[a-z][a-z0-9_]*)+$", re.I)
+SERVER_REF_RE = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class DeployOption:
+    """One option, declared once: a wizard field and a headless flag are both made from it."""
+
+    name: str
+    flag: str
+    help: str
+
+
+OPTIONS = (
+    DeployOption("public", "--public", "make the chute public (needs the permission)"),
+    DeployOption("accept_fee", "--accept-fee", "accept the deployment fee shown"),
+)
+
+
+@dataclass
+class DeployOptions:
+    public: bool = False
+    accept_fee: bool = False
+    directory: str = "."
+    import_timeout: float = DEFAULT_TIMEOUT
+
+
+@dataclass
+class Check:
+    """One pre-flight line: what was checked, whether it passed, and how to fix it."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    blocking: bool = True
+    exit_code: int = ExitCode.USAGE
+
+
+@dataclass
+class DeployPlan:
+    ref: str
+    name: str
+    image: str
+    body: dict[str, Any]
+    checks: list[Check] = field(default_factory=list)
+    existing: bool = False
+    fee: float = 0.0
+    hourly: tuple[float, float] | None = None
+    supported_gpus: list[str] = field(default_factory=list)
+    balance: float | None = None
+
+    @property
+    def blockers(self) -> list[Check]:
+        return [check for check in self.checks if not check.ok and check.blocking]
+
+    @property
+    def ready(self) -> bool:
+        return not self.blockers
+
+    def summary(self) -> dict[str, Any]:
+        """What the confirmation shows, and what `--dry-run --json` prints."""
+        selector = self.body.get("node_selector") or {}
+        return {
+            "ref": self.ref,
+            "chute": self.name,
+            "image": self.image,
+            "public": bool(self.body.get("public")),
+            "update": self.existing,
+            "gpus": {
+                "count": selector.get("gpu_count", 1),
+                "min_vram_gb": selector.get("min_vram_gb_per_gpu", 16),
+                "supported": self.supported_gpus,
+            },
+            "fee_usd": round(self.fee, 2),
+            "hourly_usd": {"min": self.hourly[0], "max": self.hourly[1]} if self.hourly else None,
+            "balance_usd": self.balance,
+            "checks": [asdict(check) for check in self.checks],
+            "ready": self.ready,
+        }
+
+
+class DeployUI(Protocol):
+    def progress(self, message: str) -> None: ...
+
+    async def confirm(self, plan: DeployPlan) -> bool: ...
+
+
+class DeployBlocked(ChutesError):
+    """Pre-flight found a problem; nothing was sent."""
+
+    def __init__(self, plan: DeployPlan) -> None:
+        first = plan.blockers[0]
+        super().__init__(f"{first.name}: {first.detail}" + (f" ({first.fix})" if first.fix else ""))
+        self.plan = plan
+        self.exit_code = ExitCode(first.exit_code)
+
+
+class FeeNotAccepted(ChutesError):
+    exit_code = ExitCode.PAYMENT
+
+
+class Declined(ChutesError):
+    exit_code = ExitCode.DECLINED
+
+
+def _version(image_id: str, code: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_OID, f"{image_id}:{code}"))
+
+
+async def plan_deploy(
+    client: ChutesClient, ref: str, options: DeployOptions, ui: DeployUI | None = None
+) -> DeployPlan:
+    """Import the chute and run every pre-flight check; sends nothing that writes."""
+    say = ui.progress if ui else (lambda message: None)
+    say(f"importing {ref} …")
+    imported: ImportedChute = await import_chute(ref, options.directory, options.import_timeout)
+    body = dict(imported.body, public=options.public)
+    plan = DeployPlan(ref, body["name"], body["image"], body)
+    checks = plan.checks
+    checks.append(Check("reference", True, f"{ref} → {Path(imported.module_file).name}"))
+
+    say("checking the account, image and chute …")
+    me = await client.me()
+    plan.balance = me.balance
+    image = None
+    try:
+        image = await client.get_image(body["image"])
+    except NotFound:
+        checks.append(
+            Check(
+                "image",
+                False,
+                f"image {body['image']} not found or not yours",
+                "build it first with `chutes build`",
+            )
+        )
+    if image is not None:
+        if image.status == READY:
+            checks.append(Check("image", True, f"{body['image']} is built and pushed"))
+        elif image.status.startswith("error"):
+            checks.append(
+                Check(
+                    "image",
+                    False,
+                    f"{body['image']}: {image.status}",
+                    "fix the image and build it again",
+                )
+            )
+        else:
+            checks.append(
+                Check(
+                    "image",
+                    False,
+                    f"{body['image']} is {image.status}",
+                    "wait until it is built and pushed",
+                )
+            )
+        if options.public and not image.public:
+            checks.append(Check("public image", False, "a public chute needs a public image"))
+    if options.public:
+        allowed = bool(me.permissions_bitmask & (1 << PUBLIC_MODELS_BIT))
+        checks.append(
+            Check(
+                "public",
+                allowed,
+                "you may deploy public chutes"
+                if allowed
+                else "your account may not deploy public chutes",
+                "" if allowed else "deploy it private and share it instead",
+            )
+        )
+
+    table = pricing.GpuTable.load()
+    selector = NodeSelector.model_validate(body.get("node_selector") or {"gpu_count": 1})
+    plan.supported_gpus = pricing.supported_gpus(selector, table)
+    if plan.supported_gpus:
+        plan.hourly = pricing.hourly_range(selector, table)
+        checks.append(
+            Check(
+                "node selector",
+                True,
+                f"{selector.gpu_count} x one of {', '.join(plan.supported_gpus)}",
+            )
+        )
+    else:
+        checks.append(
+            Check(
+                "node selector",
+                False,
+                "no GPU matches the node selector",
+                "lower min_vram_gb_per_gpu or widen include/exclude",
+            )
+        )
+    if body.get("standard_template") == "vllm" and not body.get("revision"):
+        checks.append(
+            Check(
+                "revision",
+                False,
+                "a vllm chute needs a revision",
+                "pin the model revision (40 hex characters)",
+            )
+        )
+    checks.extend(_field_checks(body))
+
+    existing: Chute | None = None
+    try:
+        existing = await client.get_chute(body["name"])
+        if existing.user.user_id != me.user_id:
+            existing = None
+    except NotFound:
+        existing = None
+    plan.existing = existing is not None
+    if existing is not None and image is not None:
+        same = existing.version == _version(image.image_id, body["code"])
+        if same and existing.public == options.public:
+            checks.append(
+                Check(
+                    "version",
+                    False,
+                    f"{plan.name} is already deployed with this exact code and image",
+                    "change the code or image first",
+                    exit_code=ExitCode.CONFLICT,
+                )
+            )
+        else:
+            checks.append(Check("update", True, f"{plan.name} exists: this is an update, no fee"))
+    free = bool(me.permissions_bitmask & (1 << FREE_ACCOUNT_BIT))
+    if not plan.existing and not free and plan.supported_gpus:
+        plan.fee = pricing.deployment_fee(selector, table)
+    balance = me.balance or 0.0
+    enough = free or balance > plan.fee
+    checks.append(
+        Check(
+            "balance",
+            enough,
+            f"fee ${plan.fee:,.2f}, balance ${balance:,.2f}",
+            "" if enough else "top up the account",
+            exit_code=ExitCode.PAYMENT,
+        )
+    )
+    return plan
+
+
+def _field_checks(body: dict[str, Any]) -> list[Check]:
+    problems = []
+    if not NAME_RE.match(body["name"]) or not 3 <= len(body["name"]) <= 128:
+        problems.append(f"name {body['name']!r} is not a valid chute name")
+    if not SERVER_REF_RE.match(body["ref_str"]):
+        problems.append(f"the platform wants a lowercase reference, not {body['ref_str']!r}")
+    for cord in body.get("cords") or []:
+        if not CORD_PATH_RE.match(cord["path"]):
+            problems.append(f"cord path {cord['path']!r} is not valid")
+    try:
+        ast.parse(body["code"])
+    except SyntaxError as error:
+        problems.append(f"the code does not parse: {error.msg} (line {error.lineno})")
+    if not body.get("cords") and not body.get("jobs"):
+        problems.append("a chute needs at least one cord or job")
+    if problems:
+        return [Check("fields", False, "; ".join(problems))]
+    return [Check("fields", True, "name, reference and cord paths are valid")]
+
+
+async def deploy(
+    client: ChutesClient, plan: DeployPlan, options: DeployOptions, ui: DeployUI
+) -> Chute:
+    """Send the deploy exactly once, after the plan passed and the caller said yes."""
+    if not plan.ready:
+        raise DeployBlocked(plan)
+    if plan.fee > 0 and not options.accept_fee:
+        raise FeeNotAccepted(
+            f"deploying {plan.name} costs a one-off fee of ${plan.fee:,.2f}"
+            + (
+                f" and ${plan.hourly[0]:,.2f}-${plan.hourly[1]:,.2f} per hour per instance"
+                " while it runs"
+                if plan.hourly
+                else ""
+            )
+            + ": accept it to go ahead (--accept-fee). Nothing was sent."
+        )
+    if not await ui.confirm(plan):
+        raise Declined("deploy cancelled: nothing was sent")
+    ui.progress(f"deploying {plan.name} …")
+    # accept_fee only when the user accepted: if the server sees a fee we did not, its 402
+    # notice comes back instead of a charge nobody saw.
+    return await client.deploy(plan.body, accept_fee=options.accept_fee)
