@@ -297,6 +297,7 @@ class ChutesScreen(ResourceScreen):
     BINDINGS = [
         Binding("o", "open_by_name", "Open by name", show=False, id="chutes.open_by_name"),
         Binding("a", "share", "Share…", id="chutes.share"),
+        Binding("d", "deploy", "Deploy…", id="chutes.deploy"),
     ]
 
     @staticmethod
@@ -305,8 +306,8 @@ class ChutesScreen(ResourceScreen):
 
     def nothing_yet(self) -> str:
         return (
-            "No chutes yet.\n\nDeploy one with `chutes deploy my_chute:chute --accept-fee`,"
-            " then press r.\nChutes shared with you are not listed by the API: press o to"
+            "No chutes yet.\n\nPress d to deploy one from a chute file in this directory.\n"
+            "Chutes shared with you are not listed by the API: press o to"
             " open one by name."
         )
 
@@ -314,6 +315,11 @@ class ChutesScreen(ResourceScreen):
         from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
 
         self.app.push_screen(ChuteDetailScreen(key))
+
+    def action_deploy(self) -> None:
+        from chutes_tui.tui.screens.deploy import DeployScreen
+
+        self.app.push_screen(DeployScreen())
 
     def action_share(self) -> None:
         from chutes_tui.tui.screens.shares import start_share
