@@ -681,9 +681,9 @@ def test_an_unreachable_api(cli: Cli) -> None:
     assert f"cannot reach the Chutes API at {url}" in run.stderr
 
 
-def test_deploy_is_not_available_yet(cli: Cli) -> None:
+def test_deploy_with_a_bad_reference_is_a_usage_error(cli: Cli) -> None:
     run = cli.error("deploy", "x:y", code=ExitCode.USAGE)
-    assert "chutes deploy x:y" in run.stderr
+    assert "invalid chute reference 'x:y'" in run.stderr
 
 
 def test_connection_options_after_the_command(cli: Cli) -> None:

@@ -21,9 +21,10 @@ def client_as(sandbox, user: str, hotkey: bool = False) -> ChutesClient:
 
 @pytest.mark.parametrize("bob_signs_with_hotkey", [False, True])
 async def test_share_then_unshare_controls_what_bob_can_reach(sandbox, bob_signs_with_hotkey):
-    async with client_as(sandbox, "demo") as demo, client_as(
-        sandbox, "bob", hotkey=bob_signs_with_hotkey
-    ) as bob:
+    async with (
+        client_as(sandbox, "demo") as demo,
+        client_as(sandbox, "bob", hotkey=bob_signs_with_hotkey) as bob,
+    ):
         with pytest.raises(NotFound):
             await bob.get_chute("hello-world")
         reply = await demo.share("hello-world", "bob")

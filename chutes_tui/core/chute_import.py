@@ -18,8 +18,9 @@ from typing import Any
 
 from chutes_tui.client.errors import ChutesError, ExitCode
 
-# The SDK's rule: a module name, a colon, and an attribute of at least two characters.
-REF_RE = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]+$", re.I)
+# The SDK's rule (a module, a colon, an attribute of at least two characters), lowercase
+# only: the SDK accepts capitals, but the platform then refuses the reference.
+REF_RE = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]+$")
 DEFAULT_TIMEOUT = 60.0
 OUTPUT_TAIL = 2000
 
@@ -49,7 +50,7 @@ class ImportedChute:
 def check_ref(ref: str) -> None:
     if not REF_RE.match(ref):
         raise BadRef(
-            f"invalid chute reference {ref!r}: use module:chute, e.g. my_chute:chute"
+            f"invalid chute reference {ref!r}: use lowercase module:chute, e.g. my_chute:chute"
             " (module file my_chute.py in the working directory)"
         )
 

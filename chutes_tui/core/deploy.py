@@ -138,6 +138,12 @@ class Declined(ChutesError):
     exit_code = ExitCode.DECLINED
 
 
+class NotConfirmed(ChutesError):
+    """No terminal to ask on and no --yes: nothing was sent."""
+
+    exit_code = ExitCode.USAGE
+
+
 def _version(image_id: str, code: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_OID, f"{image_id}:{code}"))
 

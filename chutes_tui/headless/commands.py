@@ -164,6 +164,12 @@ class HeadlessDeployUI:
                 else ""
             )
         )
+        if not self.assume_yes and not sys.stdin.isatty():
+            from chutes_tui.core.deploy import NotConfirmed
+
+            raise NotConfirmed(
+                "not confirmed: pass --yes to deploy without a terminal; nothing was sent"
+            )
         return confirm("Deploy now?", self.assume_yes, self.out) is None
 
 

@@ -1,0 +1,5 @@
+"""Calls sys.exit at import time."""
+
+import sys
+
+sys.exit(3)

@@ -1,0 +1,5 @@
+"""Blocks at import time."""
+
+import time
+
+time.sleep(600)

@@ -1,0 +1,3 @@
+"""Defines `chute`, but it is not a Chute."""
+
+chute = 42

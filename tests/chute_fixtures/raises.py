@@ -1,0 +1,8 @@
+"""Raises at import time."""
+
+
+def explode() -> None:
+    raise RuntimeError("fixture exploded on purpose")
+
+
+explode()
