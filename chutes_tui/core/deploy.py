@@ -24,6 +24,7 @@ from chutes_tui.core.chute_import import (
     DEFAULT_TIMEOUT,
     ImportedChute,
     ImportFailed,
+    check_ref,
     import_chute,
 )
 
@@ -153,6 +154,7 @@ async def plan_deploy(
 ) -> DeployPlan:
     """Import the chute and run every pre-flight check; sends nothing that writes."""
     say = ui.progress if ui else (lambda message: None)
+    check_ref(ref)
     say(f"importing {ref} …")
     imported: ImportedChute = await import_chute(ref, options.directory, options.import_timeout)
     body = dict(imported.body, public=options.public)
