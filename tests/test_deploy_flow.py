@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -442,3 +444,28 @@ def test_headless_bad_ref_and_blocked_image(shared_headless: Headless) -> None:
     assert "image" in blocked.stderr and "building" in blocked.stderr
     assert blocked.stdout == ""
     assert chute_rows(shared_headless.box) == before
+
+
+def test_headless_waits_for_a_building_image(headless: Headless) -> None:
+    box = headless.box
+    timed_out = headless(
+        "not_ready:chute", "--accept-fee", "--yes", "--wait-image", "1", code=ExitCode.TIMED_OUT
+    )
+    assert "still building" in timed_out.stderr
+    assert chute_rows(box, "not-ready-fixture") == []
+
+    def finish_build() -> None:
+        time.sleep(1.0)
+        db = sqlite3.connect(box.db_path)
+        with db:
+            db.execute("UPDATE images SET status = 'built and pushed' WHERE name = 'tts'")
+        db.close()
+
+    builder = threading.Thread(target=finish_build)
+    builder.start()
+    try:
+        done = headless("not_ready:chute", "--accept-fee", "--yes", "--wait-image", "30", code=0)
+    finally:
+        builder.join()
+    assert "image demo/tts:0.2: built and pushed" in done.stderr
+    assert done.json()["image"]["status"] == "built and pushed"

@@ -110,8 +110,16 @@ async def test_an_image_not_ready_blocks_the_deploy(own_box: Sandbox, chutes_dir
         app = await open_wizard(pilot, chutes_dir, "waiting:chute")
         await wait_for(pilot, lambda: app.screen.plan is not None, "the plan", timeout=30)
         assert "demo/tts:0.2 is building" in static_text(app, "#checks")
+        assert "press w to wait" in static_text(app, "#next")
         await pilot.press("y")
         assert isinstance(app.screen, DeployScreen)
+        await pilot.press("w")
+        await wait_for(
+            pilot,
+            lambda: "image demo/tts:0.2: building" in static_text(app, "#status"),
+            "the image watch",
+        )
+        assert app.screen.busy
     assert "waiting-example" not in chute_names(own_box)
 
 

@@ -70,6 +70,7 @@ class Check:
     fix: str = ""
     blocking: bool = True
     exit_code: int = ExitCode.USAGE
+    waitable: bool = False  # passes by itself later (an image still building)
 
 
 @dataclass
@@ -92,6 +93,11 @@ class DeployPlan:
     @property
     def ready(self) -> bool:
         return not self.blockers
+
+    @property
+    def waiting_for_image(self) -> bool:
+        """The only problem is an image still being built."""
+        return bool(self.blockers) and all(check.waitable for check in self.blockers)
 
     def summary(self) -> dict[str, Any]:
         """What the confirmation shows, and what `--dry-run --json` prints."""
@@ -145,6 +151,33 @@ class NotConfirmed(ChutesError):
     exit_code = ExitCode.USAGE
 
 
+async def wait_for_image(
+    client: ChutesClient,
+    ref: str,
+    timeout: float,
+    ui: DeployUI | None = None,
+    poll: float = 2.0,
+) -> str:
+    """Poll an image until its build ends; its final status, or TimedOut."""
+    import asyncio
+
+    from chutes_tui.client.errors import TimedOut
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last = ""
+    while True:
+        status = (await client.get_image(ref)).status
+        if status != last and ui is not None:
+            ui.progress(f"image {ref}: {status}")
+        last = status
+        if status == READY or status.startswith("error"):
+            return status
+        if loop.time() + poll > deadline:
+            raise TimedOut(f"image {ref} was still {status} after {timeout:g} s")
+        await asyncio.sleep(poll)
+
+
 def _version(image_id: str, code: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_OID, f"{image_id}:{code}"))
 
@@ -195,7 +228,8 @@ async def plan_deploy(
                     "image",
                     False,
                     f"{body['image']} is {image.status}",
-                    "wait until it is built and pushed",
+                    "wait until it is built and pushed (w waits and watches)",
+                    waitable=True,
                 )
             )
         if options.public and not image.public:

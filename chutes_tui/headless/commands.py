@@ -196,6 +196,10 @@ async def deploy(client: ChutesClient, args: argparse.Namespace, out: Output) ->
         if error.detail:
             out.info(error.detail.rstrip())
         raise
+    if plan.waiting_for_image and args.wait_image > 0 and not args.dry_run:
+        _show_checks(plan, out)
+        await flow.wait_for_image(client, plan.image, args.wait_image, ui)
+        plan = await flow.plan_deploy(client, args.ref, options, ui)
     _show_checks(plan, out)
     if args.dry_run:
         out.result(plan.summary())

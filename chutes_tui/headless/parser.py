@@ -121,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=600.0, help="seconds to wait with --wait (default 600)"
     )
     deploy.add_argument(
+        "--wait-image",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="if the image is still building, wait up to S seconds for it",
+    )
+    deploy.add_argument(
         "--dir",
         default=".",
         metavar="DIR",

@@ -92,6 +92,7 @@ class DeployScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="deploy.back"),
         Binding("y", "deploy", "Deploy", id="deploy.confirm"),
+        Binding("w", "wait_image", "Wait for image", id="deploy.wait_image"),
     ]
 
     def __init__(self, directory: str | None = None) -> None:
@@ -123,7 +124,26 @@ class DeployScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "deploy":
             return self.plan is not None and self.plan.ready and not self.busy
+        if action == "wait_image":
+            return self.plan is not None and self.plan.waiting_for_image and not self.busy
         return True
+
+    def action_wait_image(self) -> None:
+        """Watch a building image and plan again once its build ends."""
+        if self.plan is None or not self.plan.waiting_for_image:
+            return
+        plan, self.busy = self.plan, True
+        self.refresh_bindings()
+
+        async def watch() -> None:
+            try:
+                await flow.wait_for_image(self.app.client, plan.image, 3600, WizardUI(self))  # type: ignore[attr-defined]
+            except ChutesError as error:
+                self.notify(error.message, severity="warning")
+            self.busy = False
+            await self._plan(plan.ref)
+
+        self.run_worker(watch(), group="plan", exclusive=True)
 
     @on(Input.Submitted, "#ref")
     def plan_it(self, event: Input.Submitted) -> None:
@@ -159,6 +179,12 @@ class DeployScreen(Screen):
                     ("Press ", ""),
                     ("y", "bold red" if plan.fee else "bold"),
                     (f" to deploy{cost}; esc to go back.", ""),
+                )
+            )
+        elif plan.waiting_for_image:
+            self.query_one("#next", Static).update(
+                Text(
+                    "The image is still being built: press w to wait and watch it.", style="yellow"
                 )
             )
         else:
