@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from chutes_tui.client.api import ChutesClient
-from chutes_tui.client.errors import ExitCode
+from chutes_tui.client.errors import ExitCode, ValidationFailed
 from chutes_tui.config import Connection, Credentials
 from chutes_tui.core.chute_import import BadRef, ImportFailed, import_chute
 from chutes_tui.core.deploy import (
@@ -469,3 +469,40 @@ def test_headless_waits_for_a_building_image(headless: Headless) -> None:
         builder.join()
     assert "image demo/tts:0.2: built and pushed" in done.stderr
     assert done.json()["image"]["status"] == "built and pushed"
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+
+
+def test_headless_deploy_uploads_the_logo(headless: Headless, tmp_path: Path) -> None:
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(PNG)
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("not an image")
+    blocked = headless(
+        "plain:chute", "--accept-fee", "--yes", "--logo", str(not_image), code=ExitCode.USAGE
+    )
+    assert "not a PNG, JPEG, GIF or WebP image" in blocked.stderr
+    done = headless("plain:chute", "--accept-fee", "--yes", "--logo", str(logo), code=0)
+    logo_id = done.json()["logo_id"]
+    assert done.json()["logo"].endswith(f"{logo_id}.webp")
+    with headless.box.http() as http:
+        served = http.get(f"/logos/{logo_id}.webp")
+        assert served.status_code == 200 and served.content == PNG
+        missing = http.get("/logos/00000000-0000-0000-0000-000000000000.webp")
+        assert missing.status_code == 404
+
+
+async def test_logo_upload_checks_the_content(sandbox: Sandbox, tmp_path: Path) -> None:
+    text = tmp_path / "logo.txt"
+    text.write_text("hello")
+    fake = tmp_path / "fake.png"
+    fake.write_text("hello")
+    connection = Connection(
+        base_url=sandbox.url, credentials=Credentials(api_key=sandbox.users["demo"].api_key)
+    )
+    async with ChutesClient(connection) as client:
+        with pytest.raises(ValidationFailed, match="Uploaded logo is not an image!"):
+            await client.upload_logo(text)
+        with pytest.raises(ValidationFailed, match="Invalid image file"):
+            await client.upload_logo(fake)

@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import mimetypes
 import random
 import re
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -143,16 +146,21 @@ class ChutesClient:
         payload: Any = None,
         headers: dict[str, str] | None = None,
         timeout: httpx.Timeout | None = None,
+        content: bytes | None = None,
+        content_type: str = "application/json",
     ) -> httpx.Response:
-        """Send one request; GETs retry, everything else goes exactly once."""
-        body = None if payload is None else _body(payload)
+        """Send one request; GETs retry, everything else goes exactly once.
+
+        A JSON `payload` or raw `content`: either way the signed bytes are the sent bytes.
+        """
+        body = content if content is not None else None if payload is None else _body(payload)
         retryable = method == "GET"
         params = {key: value for key, value in (params or {}).items() if value is not None}
         attempt = 0
         while True:
             request_headers = {**self._auth(method, purpose, body), **(headers or {})}
             if body is not None:
-                request_headers["Content-Type"] = "application/json"
+                request_headers["Content-Type"] = content_type
             try:
                 response = await self._http.request(
                     method,
@@ -338,6 +346,30 @@ class ChutesClient:
             f"the deploy of {body['name']} got no reply and the chute on the server has other"
             " code: this version was not deployed, so it is safe to try again"
         )
+
+    async def upload_logo(self, path: str | Path) -> str:
+        """Upload an image as a logo (`POST /logos/`, multipart); its `logo_id`."""
+        path = Path(path)
+        kind = mimetypes.guess_type(path.name)[0] or "image/png"
+        boundary = secrets.token_hex(16)
+        body = b"".join(
+            [
+                f"--{boundary}\r\n".encode(),
+                f'Content-Disposition: form-data; name="logo"; filename="{path.name}"\r\n'.encode(),
+                f"Content-Type: {kind}\r\n\r\n".encode(),
+                path.read_bytes(),
+                f"\r\n--{boundary}--\r\n".encode(),
+            ]
+        )
+        data = await self._json(
+            "POST",
+            "/logos/",
+            content=body,
+            content_type=f"multipart/form-data; boundary={boundary}",
+        )
+        if not isinstance(data, dict) or not isinstance(data.get("logo_id"), str):
+            raise ServerError("/logos/: the API reply has no logo_id")
+        return data["logo_id"]
 
     async def share(self, chute: str, user: str) -> models.StatusReply:
         payload = {"chute_id_or_name": chute, "user_id_or_name": user}

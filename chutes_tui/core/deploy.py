@@ -44,18 +44,22 @@ class DeployOption:
     name: str
     flag: str
     help: str
+    takes: str | None = None  # a value's metavar; None for a yes/no switch
 
 
 OPTIONS = (
     DeployOption("public", "--public", "make the chute public (needs the permission)"),
     DeployOption("accept_fee", "--accept-fee", "accept the deployment fee shown"),
+    DeployOption("logo", "--logo", "an image file to upload as the chute's logo", "FILE"),
 )
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"RIFF")
 
 
 @dataclass
 class DeployOptions:
     public: bool = False
     accept_fee: bool = False
+    logo: str | None = None
     directory: str = "."
     import_timeout: float = DEFAULT_TIMEOUT
 
@@ -278,6 +282,8 @@ async def plan_deploy(
             )
         )
     checks.extend(_field_checks(body))
+    if options.logo:
+        checks.append(_logo_check(Path(options.directory) / options.logo))
 
     existing: Chute | None = None
     try:
@@ -316,6 +322,16 @@ async def plan_deploy(
         )
     )
     return plan
+
+
+def _logo_check(path: Path) -> Check:
+    try:
+        head = path.read_bytes()[:16]
+    except OSError as error:
+        return Check("logo", False, f"cannot read {path}: {error.strerror}")
+    if not head.startswith(IMAGE_MAGIC):
+        return Check("logo", False, f"{path.name} is not a PNG, JPEG, GIF or WebP image")
+    return Check("logo", True, f"{path.name} will be uploaded as the logo")
 
 
 def _field_checks(body: dict[str, Any]) -> list[Check]:
@@ -357,6 +373,9 @@ async def deploy(
         )
     if not await ui.confirm(plan):
         raise Declined("deploy cancelled: nothing was sent")
+    if options.logo:
+        ui.progress(f"uploading the logo {options.logo} …")
+        plan.body["logo_id"] = await client.upload_logo(Path(options.directory) / options.logo)
     ui.progress(f"deploying {plan.name} …")
     # accept_fee only when the user accepted: if the server sees a fee we did not, its 402
     # notice comes back instead of a charge nobody saw.

@@ -7,6 +7,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from chutes_tui.client.api import ChutesClient, is_uuid
@@ -186,6 +187,7 @@ async def deploy(client: ChutesClient, args: argparse.Namespace, out: Output) ->
     options = flow.DeployOptions(
         public=args.public,
         accept_fee=args.accept_fee,
+        logo=str(Path(args.logo).resolve()) if args.logo else None,  # relative to here
         directory=args.dir,
         import_timeout=args.import_timeout,
     )

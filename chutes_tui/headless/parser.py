@@ -109,7 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     from chutes_tui.core.deploy import OPTIONS
 
     for option in OPTIONS:
-        deploy.add_argument(option.flag, dest=option.name, action="store_true", help=option.help)
+        if option.takes:
+            deploy.add_argument(
+                option.flag, dest=option.name, metavar=option.takes, help=option.help
+            )
+        else:
+            deploy.add_argument(
+                option.flag, dest=option.name, action="store_true", help=option.help
+            )
     deploy.add_argument(
         "--dry-run",
         action="store_true",

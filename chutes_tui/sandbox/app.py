@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chutes_tui.sandbox.context import Sandbox
 from chutes_tui.sandbox.lifecycle import Simulator
-from chutes_tui.sandbox.routes import chutes, deploy, images, live, users
+from chutes_tui.sandbox.routes import chutes, deploy, images, live, logos, users
 from chutes_tui.sandbox.seed import seed
 from chutes_tui.sandbox.settings import SandboxSettings
 from chutes_tui.sandbox.storage import Store
@@ -89,6 +89,6 @@ def create_app(settings: SandboxSettings) -> FastAPI:
         log.error("unexpected error on %s %s: %r", request.method, request.url.path, error)
         return JSONResponse({"detail": "Internal sandbox error"}, status_code=500)
 
-    for module in (users, images, live, chutes, deploy):
+    for module in (users, images, live, chutes, deploy, logos):
         app.include_router(module.router)
     return app

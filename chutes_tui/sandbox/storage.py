@@ -94,6 +94,13 @@ CREATE TABLE IF NOT EXISTS instances (
 );
 CREATE INDEX IF NOT EXISTS instances_by_chute ON instances(chute_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS logos (
+    logo_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    data BLOB NOT NULL,
+    created_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS chute_history (
     user_id TEXT NOT NULL,
     chute_id TEXT NOT NULL,

@@ -23,6 +23,8 @@ CHUTE_ASSIGN_RE = re.compile(
     r"^([a-z][a-z0-9_]+)\s*=\s*(?:Chute|ChutePack|build_\w+)\(", re.I | re.M
 )
 MAX_SUGGESTIONS = 12
+# accept_fee is not a field: pressing y on the fee shown is the acceptance.
+WIZARD_OPTIONS = [option for option in flow.OPTIONS if option.name != "accept_fee"]
 
 
 def suggest_refs(directory: str | Path) -> list[str]:
@@ -110,7 +112,14 @@ class DeployScreen(Screen):
             yield Static(f"Chute reference (module:chute) in {self.directory}", id="ref-label")
             with Horizontal(id="ref-row"):
                 yield Input(found[0] if found else "", placeholder="my_chute:chute", id="ref")
-                yield Checkbox("public", id="public")
+                for option in WIZARD_OPTIONS:  # declared once in core: flags there, fields here
+                    if option.takes:
+                        yield Input(
+                            placeholder=f"{option.name} {option.takes.lower()} (optional)",
+                            id=f"option-{option.name}",
+                        )
+                    else:
+                        yield Checkbox(option.name, id=f"option-{option.name}")
             yield Static(Text(hint, style="dim"), id="suggestions")
             yield Static(id="status")
             yield Static(id="checks")
@@ -197,8 +206,13 @@ class DeployScreen(Screen):
         self.refresh_bindings()
 
     def _options(self) -> flow.DeployOptions:
+        values = {}
+        for option in WIZARD_OPTIONS:
+            widget = self.query_one(f"#option-{option.name}")
+            value = widget.value
+            values[option.name] = (value.strip() or None) if option.takes else bool(value)
         return flow.DeployOptions(
-            public=self.query_one("#public", Checkbox).value,
+            **values,
             accept_fee=True,  # only used after the user pressed y on the fee shown
             directory=self.directory,
         )
