@@ -142,3 +142,39 @@ async def test_a_module_that_raises_is_reported_and_the_app_keeps_running(
             lambda: "invalid chute reference" in static_text(app, "#checks"),
             "the reference error",
         )
+
+
+async def test_an_update_shows_no_fee(own_box: Sandbox, chutes_dir: Path) -> None:
+    (chutes_dir / "hello.py").write_text(
+        (EXAMPLES / "hello.py").read_text().replace('"hello, {text}"', '"hi again, {text}"')
+    )
+    async with app_for(own_box).run_test(size=(120, 40)) as pilot:
+        app = await open_wizard(pilot, chutes_dir, "hello:chute")
+        await wait_for(pilot, lambda: app.screen.plan is not None, "the plan", timeout=30)
+        if not app.screen.plan.existing:  # deploy once, so the edited file is an update
+            await pilot.press("y")
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, ChuteDetailScreen), "deployed", timeout=15
+            )
+        balance = own_box.query("SELECT balance FROM users WHERE username = 'demo'")[0]
+        (chutes_dir / "hello.py").write_text(
+            (EXAMPLES / "hello.py").read_text().replace('"hello, {text}"', '"third, {text}"')
+        )
+        app.pop_screen()
+        app.push_screen(DeployScreen(str(chutes_dir)))
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, DeployScreen) and app.screen.query("#ref"),
+            "the wizard",
+        )
+        app.screen.query_one("#ref").value = "hello:chute"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen.plan is not None, "the plan", timeout=30)
+        assert app.screen.plan.existing and app.screen.plan.fee == 0
+        assert "none (an update)" in static_text(app, "#fee")
+        await pilot.press("y")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, ChuteDetailScreen), "updated", timeout=15
+        )
+    after = own_box.query("SELECT balance FROM users WHERE username = 'demo'")[0]
+    assert after["balance"] == balance["balance"]  # an update is free
