@@ -90,6 +90,7 @@ async def _until(pilot, condition: Callable[[], bool], what: str, timeout: float
 async def shoot_size(tmp: Path, out: Path, width: int, height: int) -> list[Path]:
     from chutes_tui.tui.app import ChutesApp
     from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
+    from chutes_tui.tui.screens.deploy import DeployScreen
     from chutes_tui.tui.screens.help import HelpScreen
     from chutes_tui.tui.screens.modals import ConfirmScreen
     from chutes_tui.tui.screens.resources import ImagesScreen
@@ -178,6 +179,19 @@ async def shoot_size(tmp: Path, out: Path, width: int, height: int) -> list[Path
             "the share dialog with a checked user",
         )
         save("share-dialog")
+
+        await pilot.press("escape")
+        await pilot.press("1")
+        await _until(pilot, lambda: app.screen is chutes, "back to the chutes list")
+        await pilot.press("d")
+        await _until(
+            pilot,
+            lambda: isinstance(app.screen, DeployScreen) and app.screen.query("#ref"),
+            "the deploy wizard",
+        )
+        await pilot.press("enter")
+        await _until(pilot, lambda: app.screen.plan is not None, "the deploy plan")
+        save("deploy")
     return written
 
 
@@ -230,6 +244,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="chutes-tui-shots-") as name:
         tmp = Path(name)
         _isolate(tmp)
+        chute_files = tmp / "chutes"  # the deploy wizard looks in the working directory
+        chute_files.mkdir()
+        for example in (ROOT / "examples").glob("*.py"):
+            shutil.copy(example, chute_files / example.name)
+        here = os.getcwd()
+        os.chdir(chute_files)
         for width, height in SIZES:
             size_dir = tmp / f"{width}x{height}"
             size_dir.mkdir()
@@ -237,6 +257,7 @@ def main() -> int:
             for path in written:
                 print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
             svgs.extend(written)
+        os.chdir(here)
     if not args.no_png:
         to_png(svgs)
     return 0

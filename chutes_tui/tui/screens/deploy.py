@@ -109,7 +109,9 @@ class DeployScreen(Screen):
         yield AccountBar()
         yield Static(Text(" Deploy a chute ", style="bold reverse"), id="title")
         with VerticalScroll(id="wizard"):
-            yield Static(f"Chute reference (module:chute) in {self.directory}", id="ref-label")
+            shown = os.path.relpath(self.directory)
+            where = "this directory" if shown == "." else shown
+            yield Static(f"Chute reference (module:chute) in {where}", id="ref-label")
             with Horizontal(id="ref-row"):
                 yield Input(found[0] if found else "", placeholder="my_chute:chute", id="ref")
                 for option in WIZARD_OPTIONS:  # declared once in core: flags there, fields here
