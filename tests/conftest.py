@@ -207,3 +207,22 @@ def deploy_body(**changes) -> dict:
     }
     body.update(changes)
     return body
+
+
+def chutes_command() -> list[str]:
+    """How to start the official `chutes` console script, under this interpreter if possible."""
+    import importlib.metadata
+    import shutil
+    import sys
+
+    for entry in importlib.metadata.entry_points(group="console_scripts", name="chutes"):
+        if entry.module.split(".")[0] == "chutes":
+            return [
+                sys.executable,
+                "-c",
+                f"import sys; from {entry.module} import {entry.attr} as main; sys.exit(main())",
+            ]
+    script = shutil.which("chutes")
+    if script is None:
+        pytest.skip("the official chutes CLI is not installed")
+    return [script]

@@ -454,22 +454,6 @@ def test_headless_waits_for_a_building_image(headless: Headless) -> None:
     assert "still building" in timed_out.stderr
     assert chute_rows(box, "not-ready-fixture") == []
 
-    def finish_build() -> None:
-        time.sleep(1.0)
-        db = sqlite3.connect(box.db_path)
-        with db:
-            db.execute("UPDATE images SET status = 'built and pushed' WHERE name = 'tts'")
-        db.close()
-
-    builder = threading.Thread(target=finish_build)
-    builder.start()
-    try:
-        done = headless("not_ready:chute", "--accept-fee", "--yes", "--wait-image", "30", code=0)
-    finally:
-        builder.join()
-    assert "image demo/tts:0.2: built and pushed" in done.stderr
-    assert done.json()["image"]["status"] == "built and pushed"
-
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 
@@ -506,3 +490,33 @@ async def test_logo_upload_checks_the_content(sandbox: Sandbox, tmp_path: Path) 
             await client.upload_logo(text)
         with pytest.raises(ValidationFailed, match="Invalid image file"):
             await client.upload_logo(fake)
+
+
+async def test_waiting_for_an_image_ends_when_its_build_does(sandbox: Sandbox) -> None:
+    from chutes_tui.core.deploy import wait_for_image
+
+    def finish_build() -> None:
+        time.sleep(0.5)
+        db = sqlite3.connect(sandbox.db_path)
+        with db:
+            db.execute("UPDATE images SET status = 'built and pushed' WHERE name = 'tts'")
+        db.close()
+
+    seen: list[str] = []
+
+    class Recorder:
+        def progress(self, message: str) -> None:
+            seen.append(message)
+
+    connection = Connection(
+        base_url=sandbox.url, credentials=Credentials(api_key=sandbox.users["demo"].api_key)
+    )
+    builder = threading.Thread(target=finish_build)
+    builder.start()
+    try:
+        async with ChutesClient(connection) as client:
+            status = await wait_for_image(client, "demo/tts:0.2", 30, Recorder(), poll=0.1)
+    finally:
+        builder.join()
+    assert status == "built and pushed"
+    assert seen == ["image demo/tts:0.2: building", "image demo/tts:0.2: built and pushed"]

@@ -7,12 +7,10 @@ recorded body must equal `import_chute(...).body`.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import shutil
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from chutes_tui.core.chute_import import import_chute
+from tests.conftest import chutes_command
 
 FIXTURES = Path(__file__).resolve().parent / "chute_fixtures"
 TIMEOUT = 60
@@ -80,21 +79,6 @@ def capture() -> Iterator[Capture]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-def chutes_command() -> list[str]:
-    """The official `chutes` console script, under this interpreter when possible."""
-    for entry in importlib.metadata.entry_points(group="console_scripts", name="chutes"):
-        if entry.module.split(".")[0] == "chutes":
-            return [
-                sys.executable,
-                "-c",
-                f"import sys; from {entry.module} import {entry.attr} as main; sys.exit(main())",
-            ]
-    script = shutil.which("chutes")
-    if script is None:
-        pytest.skip("the official chutes CLI is not installed")
-    return [script]
 
 
 def sdk_config(url: str) -> str:

@@ -7,13 +7,11 @@ write lifecycle (deploy, re-deploy, share, unshare, delete) runs once, in order.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +22,7 @@ import pytest
 from chutes_tui.client.models import NodeSelector
 from chutes_tui.core.pricing import GpuTable, deployment_fee
 from chutes_tui.sandbox.lookup import chute_uid, image_uid
-from tests.conftest import Sandbox, running_sandbox
+from tests.conftest import Sandbox, chutes_command, running_sandbox
 
 pytestmark = pytest.mark.sdk
 
@@ -45,21 +43,6 @@ chute = Chute(
 async def speak(self, text: str) -> str:
     return text
 """
-
-
-def chutes_command() -> list[str]:
-    """How to start the `chutes` console script, under this interpreter when possible."""
-    for entry in importlib.metadata.entry_points(group="console_scripts", name="chutes"):
-        if entry.module.split(".")[0] == "chutes":
-            return [
-                sys.executable,
-                "-c",
-                f"import sys; from {entry.module} import {entry.attr} as main; sys.exit(main())",
-            ]
-    script = shutil.which("chutes")
-    if script is None:
-        pytest.skip("the official chutes CLI is not installed")
-    return [script]
 
 
 @dataclass

@@ -47,6 +47,18 @@ def chute_names(box: Sandbox) -> list[str]:
     return [row["name"] for row in box.query("SELECT name FROM chutes ORDER BY name")]
 
 
+async def plan_in_wizard(pilot, folder: Path, ref: str) -> None:
+    """Open the wizard on `folder`, submit `ref`, and wait for its plan."""
+    app = pilot.app
+    app.push_screen(DeployScreen(str(folder)))
+    await wait_for(
+        pilot, lambda: isinstance(app.screen, DeployScreen) and app.screen.query("#ref"), "wizard"
+    )
+    app.screen.query_one("#ref").value = ref
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: app.screen.plan is not None, "the plan", timeout=30)
+
+
 async def open_wizard(pilot, folder: Path, ref: str):
     app = await wait_loaded(pilot)
     app.push_screen(DeployScreen(str(folder)))
@@ -80,15 +92,7 @@ async def test_new_chute_shows_the_fee_and_deploys_only_on_y(
         # the same code again is blocked before anything is sent
         app.pop_screen()
         await wait_for(pilot, lambda: not isinstance(app.screen, ChuteDetailScreen), "the list")
-        app.push_screen(DeployScreen(str(chutes_dir)))
-        await wait_for(
-            pilot,
-            lambda: isinstance(app.screen, DeployScreen) and app.screen.query("#ref"),
-            "the wizard",
-        )
-        app.screen.query_one("#ref").value = "hello:chute"
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: app.screen.plan is not None, "the plan", timeout=30)
+        await plan_in_wizard(pilot, chutes_dir, "hello:chute")
         assert not app.screen.plan.ready
         assert "already deployed" in static_text(app, "#checks")
         await pilot.press("y")
@@ -161,15 +165,7 @@ async def test_an_update_shows_no_fee(own_box: Sandbox, chutes_dir: Path) -> Non
             (EXAMPLES / "hello.py").read_text().replace('"hello, {text}"', '"third, {text}"')
         )
         app.pop_screen()
-        app.push_screen(DeployScreen(str(chutes_dir)))
-        await wait_for(
-            pilot,
-            lambda: isinstance(app.screen, DeployScreen) and app.screen.query("#ref"),
-            "the wizard",
-        )
-        app.screen.query_one("#ref").value = "hello:chute"
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: app.screen.plan is not None, "the plan", timeout=30)
+        await plan_in_wizard(pilot, chutes_dir, "hello:chute")
         assert app.screen.plan.existing and app.screen.plan.fee == 0
         assert "none (an update)" in static_text(app, "#fee")
         await pilot.press("y")
