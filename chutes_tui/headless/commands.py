@@ -12,7 +12,7 @@ from typing import Any
 
 from chutes_tui.client.api import ChutesClient, is_uuid
 from chutes_tui.client.errors import ExitCode, NotFound, TimedOut
-from chutes_tui.headless.output import Column, Output
+from chutes_tui.headless.output import Column, Output, plain
 
 Command = Callable[[ChutesClient, argparse.Namespace, Output], Awaitable[int]]
 
@@ -209,10 +209,14 @@ async def deploy(client: ChutesClient, args: argparse.Namespace, out: Output) ->
             return int(flow.DeployBlocked(plan).exit_code)
         return ExitCode.OK
     chute = await flow.deploy(client, plan, options, ui)
-    out.result(chute)
-    if args.wait:
-        args.chute = chute.chute_id
-        return await warmup(client, args, out)
+    if not args.wait:
+        out.result(chute)
+        return ExitCode.OK
+    # One document on stdout: the deployed chute, with how its warmup went.
+    record = await follow_warmup(client, chute.chute_id, args.timeout, out)
+    out.result({**plain(chute), "warmup": record})
+    if not record["hot"]:
+        raise TimedOut(f"{chute.name} was deployed but not hot after {args.timeout:g} s")
     return ExitCode.OK
 
 
@@ -239,15 +243,15 @@ async def shares(client: ChutesClient, args: argparse.Namespace, out: Output) ->
     return ExitCode.OK
 
 
-async def warmup(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
-    if not args.wait:
-        out.result(await client.warmup_status(args.chute))
-        return ExitCode.OK
+async def follow_warmup(
+    client: ChutesClient, chute: str, timeout: float, out: Output
+) -> dict[str, Any]:
+    """Follow the warmup stream until hot or `timeout`: what happened, as a record."""
     started = time.monotonic()
     events: list[dict[str, Any]] = []
 
     async def follow() -> bool:
-        async for event in client.warmup(args.chute):
+        async for event in client.warmup(chute):
             events.append(event.model_dump(mode="json"))
             if not out.json:
                 out.info(f"{event.status}: {event.log}")
@@ -256,15 +260,23 @@ async def warmup(client: ChutesClient, args: argparse.Namespace, out: Output) ->
         return False
 
     try:
-        hot = await asyncio.wait_for(follow(), timeout=args.timeout)
+        hot = await asyncio.wait_for(follow(), timeout=timeout)
     except TimeoutError:
         hot = False
     waited = round(time.monotonic() - started, 3)
+    return {"chute": chute, "hot": hot, "waited_seconds": waited, "events": events}
+
+
+async def warmup(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
+    if not args.wait:
+        out.result(await client.warmup_status(args.chute))
+        return ExitCode.OK
+    record = await follow_warmup(client, args.chute, args.timeout, out)
     if out.json:
-        out.result({"chute": args.chute, "hot": hot, "waited_seconds": waited, "events": events})
-    elif hot:
-        out.text(f"{args.chute} is hot after {waited:.1f} s")
-    if not hot:
+        out.result(record)
+    elif record["hot"]:
+        out.text(f"{args.chute} is hot after {record['waited_seconds']:.1f} s")
+    if not record["hot"]:
         raise TimedOut(f"{args.chute} was not hot after {args.timeout:g} s")
     return ExitCode.OK
 
