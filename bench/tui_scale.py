@@ -224,24 +224,9 @@ class PtyApp:
     """`chutes-tui` on a pseudo-terminal, its output drained by a thread."""
 
     def __init__(self, command: list[str], env: dict[str, str], cwd: Path) -> None:
-        import fcntl
-        import struct
-        import subprocess
-        import termios
+        from pty_spawn import spawn_on_pty
 
-        self.master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
-        self.process = subprocess.Popen(
-            command,
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            env=env,
-            cwd=cwd,
-            start_new_session=True,
-            close_fds=True,
-        )
-        os.close(slave)
+        self.process, self.master = spawn_on_pty(command, env, cwd, (COLUMNS, LINES))
         self.bytes = 0
         self.tail = ""
         self.lock = threading.Lock()

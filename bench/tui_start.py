@@ -13,23 +13,21 @@ It asserts nothing about times. Run it from a checkout:
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
 import re
 import select
 import signal
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
-import termios
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from pty_spawn import spawn_on_pty
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDED_CHUTES = 3  # the sandbox seed's own demo chutes
@@ -140,20 +138,8 @@ def run_in_pty(
     size: tuple[int, int] = (COLUMNS, LINES),
 ) -> PtyRun:
     """Run `command` on a fresh pseudo-terminal; wall time from spawn to exit, and its output."""
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
     started = time.perf_counter()
-    process = subprocess.Popen(
-        command,
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        cwd=cwd,
-        start_new_session=True,
-        close_fds=True,
-    )
-    os.close(slave)
+    process, master = spawn_on_pty(command, env, cwd, size)
     chunks: list[bytes] = []
     deadline = started + timeout
     try:
