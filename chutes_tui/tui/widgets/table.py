@@ -102,6 +102,9 @@ class VirtualTable(ScrollView, can_focus=True):
         self._search: dict[str, str] = {}
         self._view: list[str] = []
         self._sorted: list[str] = []
+        self.on_first_rows: Callable[[], object] | None = (
+            None  # called once, at the first row drawn
+        )
         self._filter = ""
         self.sort_column = 0
         self.sort_reverse = False
@@ -288,6 +291,9 @@ class VirtualTable(ScrollView, can_focus=True):
             if index >= len(self._view):
                 return Strip.blank(width, self.rich_style)
             strip = self._line(self._view[index], index)
+            if self.on_first_rows is not None:
+                first, self.on_first_rows = self.on_first_rows, None
+                first()
         return strip.crop(scroll_x, scroll_x + width).extend_cell_length(width, self.rich_style)
 
     def _header(self) -> Strip:
