@@ -18,7 +18,7 @@ import pytest
 
 from chutes_tui.client import api as api_module
 from chutes_tui.client import models
-from chutes_tui.client.api import ChutesClient, DeployOutcomeUnknown
+from chutes_tui.client.api import ChutesClient, DeployOutcomeUnknown, StreamNotice
 from chutes_tui.client.errors import (
     AuthError,
     ChutesError,
@@ -762,12 +762,13 @@ async def test_instance_logs_reconnect_after_a_cut(make):
         replies(
             sse(CONNECTED, log_events("one", "two"), b'data: {"log": "thr'),
             sse(CONNECTED, log_events("three")),
+            detail(404, "Instance not found."),
         )
     )
     lines = [line async for line in client.instance_logs(INSTANCE, reconnect=True)]
     assert lines == ["one", "two", "three"]
-    assert [r.url.params["backfill"] for r in seen.requests] == ["100", "0"]
-    assert len(sleeps.delays) == 1
+    assert [r.url.params["backfill"] for r in seen.requests] == ["100", "0", "0"]
+    assert len(sleeps.delays) == 2
 
 
 async def test_instance_logs_reconnect_after_a_dropped_connection(make):
@@ -776,11 +777,12 @@ async def test_instance_logs_reconnect_after_a_dropped_connection(make):
             sse(log_events("one"), error=httpx.RemoteProtocolError("peer closed connection")),
             httpx.ConnectError("refused"),
             sse(log_events("two")),
+            detail(404, "Instance not found."),
         )
     )
     lines = [line async for line in client.instance_logs(INSTANCE, reconnect=True, attempts=3)]
     assert lines == ["one", "two"]
-    assert [r.url.params["backfill"] for r in seen.requests] == ["100", "0", "0"]
+    assert [r.url.params["backfill"] for r in seen.requests] == ["100", "0", "0", "0"]
 
 
 @pytest.mark.parametrize("attempts", [1, 3])
@@ -913,3 +915,48 @@ async def test_mismatched_hotkey_config_error_has_no_seed(make, tmp_path):
     assert str(tmp_path / "config.ini") in caught.value.message
     assert other.ss58 in caught.value.message
     assert not leaks(str(caught.value)) and not leaks(repr(caught.value))
+
+
+TOO_MANY_ERRORS = b'data: {"event": "too_many_errors", "error": "disk"}\n\n'
+
+
+async def test_log_feed_says_what_it_does(make):
+    client, seen, sleeps = make(
+        replies(
+            sse(CONNECTED, log_events("one", "two"), b'data: {"log": "thr'),
+            httpx.ConnectError("refused"),
+            sse(
+                CONNECTED,
+                log_events("three"),
+                b'data: {"event": "too_many_errors", "error": "disk"}\n\n',
+            ),
+            detail(404, "Instance not found."),
+        )
+    )
+    items = [item async for item in client.log_feed(INSTANCE, backfill=7, attempts=5)]
+    lines = [line for item in items if isinstance(item, list) for line in item]
+    notices = [(item.kind, item.message) for item in items if isinstance(item, StreamNotice)]
+    assert lines == ["one", "two", "three"]
+    kinds = [kind for kind, _ in notices]
+    assert kinds == ["retrying", "retrying", "connected", "error", "retrying", "gone"]
+    assert "attempt 1 of 5" in notices[0][1] and "attempt 2 of 5" in notices[1][1]
+    assert "too_many_errors: disk" in notices[3][1]
+    assert [r.url.params["backfill"] for r in seen.requests] == ["7", "0", "0", "0"]
+    assert len(sleeps.delays) == 3
+
+
+async def test_log_feed_batches_lines_of_one_read(make):
+    client, _, _ = make(
+        replies(sse(CONNECTED + log_events(*map(str, range(50)))), detail(404, "gone"))
+    )
+    items = [item async for item in client.log_feed(INSTANCE)]
+    batches = [item for item in items if isinstance(item, list)]
+    assert batches == [[str(n) for n in range(50)]]
+
+
+async def test_log_feed_gives_up_after_attempts(make):
+    client, seen, _ = make(lambda request: sse(b'data: {"lo'))
+    with pytest.raises(StreamBroken):
+        async for _ in client.log_feed(INSTANCE, attempts=2):
+            pass
+    assert len(seen.requests) == 3

@@ -16,6 +16,7 @@ import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,13 +26,14 @@ from chutes_tui.client.errors import (
     ChutesError,
     ConfigError,
     NotFound,
+    RateLimited,
     ServerError,
     StreamBroken,
     TimedOut,
     Unreachable,
     error_for,
 )
-from chutes_tui.client.sse import KEEPALIVE, ServerEvent, iter_events
+from chutes_tui.client.sse import KEEPALIVE, ServerEvent, iter_event_batches
 from chutes_tui.config import Connection
 
 if TYPE_CHECKING:
@@ -53,6 +55,15 @@ UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 USER_AGENT = "chutes-tui"
 SDK_VERSION_HEADER = {"X-Chutes-Version": "0.6.9"}
 MAX_RETRY_AFTER = 60.0
+
+
+@dataclass(frozen=True)
+class StreamNotice:
+    """What a live stream wants its reader to know: `retrying`, `connected`, `error`, `gone`."""
+
+    kind: str
+    message: str
+    delay: float = 0.0
 
 
 class DeployOutcomeUnknown(ServerError):
@@ -417,15 +428,24 @@ class ChutesClient:
         finally:
             await response.aclose()
 
+    async def _event_batches(
+        self, path: str, purpose: str, params: dict[str, Any] | None = None
+    ) -> AsyncIterator[list[ServerEvent]]:
+        """Events as they arrive, one list per network read (busy streams stay cheap)."""
+        async with self._stream(path, purpose, params) as response:
+            try:
+                async for batch in iter_event_batches(response.aiter_bytes()):
+                    yield batch
+            except httpx.TransportError as error:
+                raise StreamBroken(f"GET {path}: the stream broke: {_why(error)}") from None
+
     async def _events(
         self, path: str, purpose: str, params: dict[str, Any] | None = None
     ) -> AsyncIterator[ServerEvent]:
-        async with self._stream(path, purpose, params) as response:
-            try:
-                async for event in iter_events(response.aiter_bytes()):
+        async with aclosing(self._event_batches(path, purpose, params)) as batches:
+            async for batch in batches:
+                for event in batch:
                     yield event
-            except httpx.TransportError as error:
-                raise StreamBroken(f"GET {path}: the stream broke: {_why(error)}") from None
 
     async def warmup(self, ref: str) -> AsyncIterator[models.WarmupEvent]:
         """The warmup stream: `cold` events, then one `hot` event when the chute is ready."""
@@ -448,30 +468,67 @@ class ChutesClient:
         Without `follow`, only the history: it ends after `backfill` lines or at the first
         keep-alive, which the log server sends once it has nothing more to say.
         """
-        failures = 0
+        if follow and reconnect:
+            async with aclosing(self.log_feed(instance_id, backfill, attempts)) as feed:
+                async for item in feed:
+                    if isinstance(item, list):
+                        for line in item:
+                            yield line
+            return
         seen = 0
+        path = f"/instances/{instance_id}/logs"
+        async with aclosing(self._events(path, "logs", {"backfill": backfill})) as events:
+            async for event in events:
+                if not follow and (seen >= backfill or event.kind == KEEPALIVE):
+                    return
+                line = _log_line(event)
+                if line is not None:
+                    seen += 1
+                    yield line
+
+    async def log_feed(
+        self, instance_id: str, backfill: int = 100, attempts: int = 30
+    ) -> AsyncIterator[list[str] | StreamNotice]:
+        """An instance's log lines in batches, reconnecting with backoff, saying what it does.
+
+        Yields lists of lines, and a `StreamNotice` whenever the stream is retried, comes
+        back, reports an error, or ends because the instance is gone (404). After
+        `attempts` failures in a row it raises the last error. Reconnects ask for no
+        backfill, so lines are not repeated.
+        """
+        path = f"/instances/{instance_id}/logs"
         params = {"backfill": backfill}
+        failures = 0
         while True:
             try:
-                path = f"/instances/{instance_id}/logs"
-                async with aclosing(self._events(path, "logs", params)) as events:
-                    async for event in events:
-                        failures = 0
-                        if not follow and (seen >= backfill or event.kind == KEEPALIVE):
-                            return
-                        if not event.is_data:
-                            continue
-                        payload = _event_json(event)
-                        if isinstance(payload, dict) and isinstance(payload.get("log"), str):
-                            seen += 1
-                            yield payload["log"]
+                async with aclosing(self._event_batches(path, "logs", params)) as batches:
+                    async for batch in batches:
+                        if failures:
+                            failures = 0
+                            yield StreamNotice("connected", "reconnected")
+                        lines = [line for line in map(_log_line, batch) if line is not None]
+                        if lines:
+                            yield lines
+                        for problem in filter(None, map(_log_error, batch)):
+                            yield StreamNotice("error", problem)
+                reason: ChutesError = StreamBroken("the server closed the stream")
+            except NotFound:
+                yield StreamNotice("gone", "instance gone: the API no longer knows it")
                 return
-            except (StreamBroken, Unreachable):
-                failures += 1
-                if not reconnect or failures > attempts:
-                    raise
-                params = {"backfill": 0}
-                await self._sleep(self._delay(failures - 1))
+            except (StreamBroken, Unreachable, ServerError, RateLimited) as error:
+                reason = error
+            failures += 1
+            if failures > attempts:
+                raise reason
+            delay = self._delay(failures - 1, getattr(reason, "retry_after", None))
+            yield StreamNotice(
+                "retrying",
+                f"{reason.message}; reconnecting in {delay:.1f} s"
+                f" (attempt {failures} of {attempts})",
+                delay,
+            )
+            params = {"backfill": 0}
+            await self._sleep(delay)
 
     # platform
 
@@ -518,6 +575,26 @@ def _event_json(event: ServerEvent) -> Any:
         raise StreamBroken(
             f"the server sent an event that is not JSON: {event.data[:80]!r}"
         ) from None
+
+
+def _log_line(event: ServerEvent) -> str | None:
+    """The `log` text of an instance-log event, or None for anything else."""
+    if not event.is_data:
+        return None
+    payload = _event_json(event)
+    if isinstance(payload, dict) and isinstance(payload.get("log"), str):
+        return payload["log"]
+    return None
+
+
+def _log_error(event: ServerEvent) -> str | None:
+    """The log server's own error report (`{"error": ...}`), if the event is one."""
+    if not event.is_data or '"error"' not in event.data:
+        return None
+    payload = _event_json(event)
+    if isinstance(payload, dict) and payload.get("error"):
+        return f"log server: {payload.get('event') or 'error'}: {payload['error']}"
+    return None
 
 
 def _why(error: Exception) -> str:

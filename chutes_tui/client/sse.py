@@ -93,18 +93,33 @@ def decode_all(chunks: Iterable[bytes]) -> list[ServerEvent]:
     return events
 
 
+async def iter_event_batches(
+    chunks: AsyncIterator[bytes], strict: bool = True
+) -> AsyncIterator[list[ServerEvent]]:
+    """Events from a byte stream, one list per chunk that completed any.
+
+    A stream cut mid-line raises StreamBroken when `strict`.
+    """
+    decoder = SseDecoder()
+    async for chunk in chunks:
+        events = decoder.feed(chunk)
+        if events:
+            yield events
+    tail = decoder.finish()
+    if decoder.partial:
+        if strict:
+            if tail:
+                yield tail
+            raise StreamBroken("the event stream was cut in the middle of an event")
+        tail += decoder.feed(b"\n")
+    if tail:
+        yield tail
+
+
 async def iter_events(
     chunks: AsyncIterator[bytes], strict: bool = True
 ) -> AsyncIterator[ServerEvent]:
-    """Events from a byte stream; a stream cut mid-line raises StreamBroken when `strict`."""
-    decoder = SseDecoder()
-    async for chunk in chunks:
-        for event in decoder.feed(chunk):
-            yield event
-    for event in decoder.finish():
-        yield event
-    if decoder.partial:
-        if strict:
-            raise StreamBroken("the event stream was cut in the middle of an event")
-        for event in decoder.feed(b"\n"):
+    """Events from a byte stream, one at a time (see `iter_event_batches`)."""
+    async for batch in iter_event_batches(chunks, strict):
+        for event in batch:
             yield event
