@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
 from chutes_tui.tui.screens.deploy import DeployScreen, suggest_refs
+from chutes_tui.tui.screens.live import LiveScreen
 from tests.conftest import Sandbox, running_sandbox
 from tests.test_tui import (  # noqa: F401 - private_dirs is an autouse fixture
     app_for,
@@ -86,12 +86,12 @@ async def test_new_chute_shows_the_fee_and_deploys_only_on_y(
         assert chute_names(own_box) == before  # nothing sent yet
         await pilot.press("y")
         await wait_for(
-            pilot, lambda: isinstance(app.screen, ChuteDetailScreen), "the detail", timeout=15
+            pilot, lambda: isinstance(app.screen, LiveScreen), "the live view", timeout=15
         )
         assert "hello-example" in chute_names(own_box)
         # the same code again is blocked before anything is sent
         app.pop_screen()
-        await wait_for(pilot, lambda: not isinstance(app.screen, ChuteDetailScreen), "the list")
+        await wait_for(pilot, lambda: not isinstance(app.screen, LiveScreen), "the list")
         await plan_in_wizard(pilot, chutes_dir, "hello:chute")
         assert not app.screen.plan.ready
         assert "already deployed" in static_text(app, "#checks")
@@ -158,7 +158,7 @@ async def test_an_update_shows_no_fee(own_box: Sandbox, chutes_dir: Path) -> Non
         if not app.screen.plan.existing:  # deploy once, so the edited file is an update
             await pilot.press("y")
             await wait_for(
-                pilot, lambda: isinstance(app.screen, ChuteDetailScreen), "deployed", timeout=15
+                pilot, lambda: isinstance(app.screen, LiveScreen), "deployed", timeout=15
             )
         balance = own_box.query("SELECT balance FROM users WHERE username = 'demo'")[0]
         (chutes_dir / "hello.py").write_text(
@@ -170,7 +170,7 @@ async def test_an_update_shows_no_fee(own_box: Sandbox, chutes_dir: Path) -> Non
         assert "none (an update)" in static_text(app, "#fee")
         await pilot.press("y")
         await wait_for(
-            pilot, lambda: isinstance(app.screen, ChuteDetailScreen), "updated", timeout=15
+            pilot, lambda: isinstance(app.screen, LiveScreen), "updated", timeout=15
         )
     after = own_box.query("SELECT balance FROM users WHERE username = 'demo'")[0]
     assert after["balance"] == balance["balance"]  # an update is free

@@ -68,6 +68,8 @@ class ChutesApp(App):
         refresh_interval: float = 10.0,
         prefs: dict[str, Any] | None = None,
         exit_after_first_paint: bool = False,
+        open_chute: str | None = None,
+        live_overrides: dict[str, Any] | None = None,
     ) -> None:
         from chutes_tui.tui.commands import ChutesCommands
 
@@ -85,6 +87,8 @@ class ChutesApp(App):
         self._refresh_timers: dict[str, Timer] = {}
         self._failures: dict[str, int] = {}
         self.exit_after_first_paint = exit_after_first_paint
+        self.open_chute = open_chute
+        self.live_overrides = live_overrides or {}
         self.register_theme(HOUSE_THEME)
         self.theme = self.prefs.get("theme", HOUSE_THEME.name)
 
@@ -103,6 +107,18 @@ class ChutesApp(App):
             self.refresh_feed(kind)
         self.load_account()
         self.set_interval(1.0, self._tick, name="header clock")
+        if self.open_chute:
+            self.open_live(self.open_chute)
+
+    def open_live(self, ref: str, replace: bool = False) -> None:
+        """The live view of one chute (`replace` swaps it for the current screen)."""
+        from chutes_tui.tui.screens.live import LiveOptions, LiveScreen
+
+        screen = LiveScreen(ref, LiveOptions.from_prefs(self.prefs, **self.live_overrides))
+        if replace:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
 
     async def on_unmount(self) -> None:
         await self.client.aclose()

@@ -16,14 +16,20 @@ from chutes_tui.client.models import Chute
 from chutes_tui.tui.widgets.account_bar import AccountBar
 
 
-def overview_table(chute: Chute) -> Table:
-    """The facts about a chute as a two-column table."""
-    selector = chute.node_selector
+def hourly_text(chute: Chute) -> str:
+    """What one instance of the chute costs per hour, with the range across its GPUs."""
     price = chute.current_estimated_price
     hourly = f"${price.usd.hour:,.2f}/hour per instance" if price else "unknown"
     price_range = (price.hourly_price_range or {}).get("usd") if price else None
     if price_range:
         hourly += f" (${price_range['min']:,.2f} to ${price_range['max']:,.2f} by GPU)"
+    return hourly
+
+
+def overview_table(chute: Chute) -> Table:
+    """The facts about a chute as a two-column table."""
+    selector = chute.node_selector
+    hourly = hourly_text(chute)
     table = Table(box=None, show_header=False, pad_edge=False, expand=True)
     table.add_column(style="bold", no_wrap=True, width=18)
     table.add_column(overflow="fold")
@@ -71,6 +77,7 @@ class ChuteDetailScreen(Screen):
         Binding("escape", "app.pop_screen", "Back", id="detail.back"),
         Binding("c", "copy_id", "Copy id", id="detail.copy"),
         Binding("r", "reload", "Reload", id="detail.reload"),
+        Binding("l", "live", "Live", id="detail.live"),
     ]
 
     def __init__(self, ref: str) -> None:
@@ -211,6 +218,9 @@ class ChuteDetailScreen(Screen):
             text.append(f"  {users.name(share.shared_to) or share.shared_to}", style="")
             text.append(f"   since {share.shared_at:%Y-%m-%d %H:%M}\n", style="dim")
         view.update(text)
+
+    def action_live(self) -> None:
+        self.app.open_live(self.chute.chute_id if self.chute else self.ref)  # type: ignore[attr-defined]
 
     def action_copy_id(self) -> None:
         if self.chute is not None:

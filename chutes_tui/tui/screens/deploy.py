@@ -227,8 +227,6 @@ class DeployScreen(Screen):
         self.run_worker(self._deploy(self.plan), group="deploy", exclusive=True)
 
     async def _deploy(self, plan: flow.DeployPlan) -> None:
-        from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
-
         options = self._options()
         options.accept_fee = plan.fee > 0  # the fee was on screen when y was pressed
         try:
@@ -246,7 +244,7 @@ class DeployScreen(Screen):
         )
         self.app.refresh_feed("chutes")  # type: ignore[attr-defined]
         self.app.load_account()  # type: ignore[attr-defined]
-        self.app.switch_screen(ChuteDetailScreen(chute.chute_id))
+        self.app.open_live(chute.chute_id, replace=True)  # type: ignore[attr-defined]
 
     def action_back(self) -> None:
         if not self.busy:

@@ -55,16 +55,18 @@ class InfoScreen(ModalScreen[None]):
 class PromptScreen(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
 
-    def __init__(self, title: str, hint: str) -> None:
+    def __init__(self, title: str, hint: str, value: str = "", verb: str = "open") -> None:
         super().__init__()
         self.heading = title
         self.hint = hint
+        self.value = value
+        self.verb = verb
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(self.heading, id="dialog-title")
-            yield Input(placeholder=self.hint, id="prompt")
-            yield Static("[b]enter[/b] open    [b]esc[/b] cancel", id="dialog-keys")
+            yield Input(self.value, placeholder=self.hint, id="prompt")
+            yield Static(f"[b]enter[/b] {self.verb}    [b]esc[/b] cancel", id="dialog-keys")
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:

@@ -298,6 +298,7 @@ class ChutesScreen(ResourceScreen):
         Binding("o", "open_by_name", "Open by name", show=False, id="chutes.open_by_name"),
         Binding("a", "share", "Share…", id="chutes.share"),
         Binding("d", "deploy", "Deploy…", id="chutes.deploy"),
+        Binding("l", "live", "Live", id="chutes.live"),
     ]
 
     @staticmethod
@@ -315,6 +316,11 @@ class ChutesScreen(ResourceScreen):
         from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
 
         self.app.push_screen(ChuteDetailScreen(key))
+
+    def action_live(self) -> None:
+        row = self.selected()
+        if row is not None:
+            self.app.open_live(row["chute_id"])  # type: ignore[attr-defined]
 
     def action_deploy(self) -> None:
         from chutes_tui.tui.screens.deploy import DeployScreen

@@ -1,0 +1,654 @@
+"""The live view of one chute: hot/cold, instances, warmup timeline and every instance's logs.
+
+Sources, all through the client, all in workers bound to this screen (leaving the view
+cancels them): the chute detail on a poll (next poll scheduled after the previous one
+finished), the quick warmup status while a warmup runs, the warmup stream after `w`, and
+one log stream per instance. Log lines land in bounded buffers; the view redraws in batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static, Tab, Tabs
+
+from chutes_tui.client.errors import (
+    AuthError,
+    ChutesError,
+    NotFound,
+    RateLimited,
+    ServerError,
+    StreamBroken,
+    Unreachable,
+)
+from chutes_tui.core.live import InstanceState, LiveChute, TimelineEvent
+from chutes_tui.core.logbuffer import DEFAULT_CAP, MAX_BACKFILL, LogBuffer, LogLine, stamp
+from chutes_tui.tui.widgets.account_bar import AccountBar
+from chutes_tui.tui.widgets.log_view import LogView
+
+ALL = "all"
+FLUSH_DELAY = 0.05  # log lines are drawn in batches, at most 20 times a second
+POLL_STEPS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+WARMUP_ATTEMPTS = 5
+LOGS_FORBIDDEN = (
+    "Logs can be read only for private chutes that you own or that are shared with you;"
+    " older API versions also require `logging_enabled` on the chute. Public chutes never"
+    " expose instance logs."
+)
+EVENT_STYLES = {
+    "hot": "bold green",
+    "cold": "yellow",
+    "warmup": "bold cyan",
+    "created": "cyan",
+    "verified": "green",
+    "active": "bold green",
+    "inactive": "yellow",
+    "gone": "red",
+    "error": "bold red",
+    "stream": "dim yellow",
+}
+
+
+@dataclass
+class LiveOptions:
+    """How the live view polls and how much log it keeps (prefs `[live]`, then flags)."""
+
+    poll_interval: float = 5.0
+    backfill: int = 100
+    max_lines: int = DEFAULT_CAP
+
+    @classmethod
+    def from_prefs(cls, prefs: dict[str, Any], **overrides: Any) -> LiveOptions:
+        section = prefs.get("live") or {}
+        values = {
+            key: section[key]
+            for key in ("poll_interval", "backfill", "max_lines")
+            if key in section
+        }
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        options = cls(**values)
+        options.backfill = min(max(int(options.backfill), 0), MAX_BACKFILL)
+        options.max_lines = max(int(options.max_lines), 100)
+        options.poll_interval = max(float(options.poll_interval), 0.2)
+        return options
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{int(seconds)}s"
+    if seconds < 5400:
+        return f"{int(seconds // 60)}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+class LiveScreen(Screen):
+    """The cockpit for one chute."""
+
+    AUTO_FOCUS = "#log-view"
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="live.back"),
+        Binding("w", "warmup", "Warm up", id="live.warmup"),
+        Binding("space", "toggle_follow", "Pause/follow", id="live.follow"),
+        Binding("slash", "search", "Search", id="live.search"),
+        Binding("n", "next_match(True)", "Next", show=False, id="live.next"),
+        Binding("N", "next_match(False)", "Previous", show=False, id="live.previous"),
+        Binding("W", "toggle('wrap')", "Wrap", id="live.wrap"),
+        Binding("t", "toggle('timestamps')", "Times", show=False, id="live.timestamps"),
+        Binding("right_square_bracket", "pane(1)", "Next pane", show=False, id="live.pane_next"),
+        Binding("left_square_bracket", "pane(-1)", "Prev pane", show=False, id="live.pane_prev"),
+        Binding("s", "save", "Save", id="live.save"),
+        Binding("b", "backfill", "Backfill…", show=False, id="live.backfill"),
+        Binding("plus,equals_sign", "poll(1)", "Slower poll", show=False, id="live.poll_slower"),
+        Binding("minus", "poll(-1)", "Faster poll", show=False, id="live.poll_faster"),
+        Binding("r", "poll_now", "Refresh", show=False, id="live.refresh"),
+        Binding("o", "details", "Details", show=False, id="live.details"),
+    ]
+
+    def __init__(self, ref: str, options: LiveOptions | None = None) -> None:
+        super().__init__()
+        self.ref = ref
+        self.options = options or LiveOptions()
+        self.live: LiveChute | None = None
+        self.panes: dict[str, LogBuffer] = {ALL: LogBuffer(self.options.max_lines)}
+        self.pane = ALL
+        self.problem: str | None = None
+        self.warming = False
+        self.matches = 0
+        self._streams: set[str] = set()
+        self._flush_pending = False
+        self._poll_wake = asyncio.Event()
+        self._last_poll: float | None = None
+
+    # layout
+
+    def compose(self) -> ComposeResult:
+        yield AccountBar()
+        yield Static(f" {self.ref}  connecting…", id="live-header")
+        with Horizontal(id="live-top"):
+            yield DataTable(id="live-instances", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="live-timeline"):
+                yield Static(id="live-events")
+        with Vertical(id="live-logs"):
+            yield Tabs(Tab(ALL, id=f"pane-{ALL}"), id="log-tabs")
+            yield LogView(self.panes[ALL], id="log-view")
+            yield Static(id="log-status")
+            yield Input(placeholder="search the logs (enter: find, esc: cancel)", id="log-search")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#live-instances", DataTable)
+        for key, title in (
+            ("id", "INSTANCE"),
+            ("region", "REGION"),
+            ("gpu", "GPU"),
+            ("active", "ACTIVE"),
+            ("verified", "VERIFIED"),
+            ("last", "LAST VERIFIED"),
+            ("age", "AGE"),
+            ("state", "STATE"),
+        ):
+            table.add_column(title, key=key)
+        view = self.query_one(LogView)
+        view.set_options(prefix=True)
+        self.run_worker(self._poll(), group="poll", exclusive=True)
+        self.set_interval(1.0, self._tick)
+        self._show_status()
+
+    @property
+    def view(self) -> LogView:
+        return self.query_one("#log-view", LogView)
+
+    # polling: the chute detail always, quick warmup status while warming
+
+    async def _poll(self) -> None:
+        client = self.app.client  # type: ignore[attr-defined]
+        failures = 0
+        while True:
+            try:
+                chute = await client.get_chute(self.ref)
+                if self.live is None:
+                    self.live = LiveChute()
+                self._changed(self.live.apply_chute(chute))
+                if self.warming and not self.live.hot:
+                    quick = await client.warmup_status(chute.chute_id)
+                    self._changed(self.live.apply_quick(quick))
+                failures = 0
+                self.problem = None
+                self._last_poll = time.time()
+            except NotFound as error:
+                self.problem = f"{error.message} (press esc to go back)"
+                if self.live is None:
+                    self._render_header()
+                    return
+            except ChutesError as error:
+                failures += 1
+                self.problem = f"{error.message}; retrying every {self.options.poll_interval:g} s"
+                if failures == 1:
+                    self._note("error", f"refresh failed: {error.message}")
+            self._render_header()
+            self._poll_wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poll_wake.wait(), self.options.poll_interval)
+
+    def _changed(self, events: Iterable[TimelineEvent]) -> None:
+        """Fold what changed into the header, the table, the timeline and the log panes."""
+        events = list(events)
+        self._render_header()
+        self._render_instances()
+        if events:
+            self._render_timeline()
+        self._start_streams()
+
+    # rendering
+
+    def _tick(self) -> None:
+        """Once a second: the time-to-hot clock and ages move on."""
+        if self.live is not None:
+            self._render_header()
+            self._render_ages()
+
+    def _render_header(self) -> None:
+        header = self.query_one("#live-header", Static)
+        live = self.live
+        if live is None:
+            text = Text(f" {self.ref} ", style="bold reverse")
+            text.append(
+                f"  {self.problem or 'loading…'}", style="bold red" if self.problem else "dim"
+            )
+            header.update(text)
+            return
+        total, verified, active = live.counts()
+        text = Text()
+        text.append(f" {live.name} ", style="bold reverse")
+        if live.hot:
+            text.append("  ● HOT ", style="bold green")
+        else:
+            text.append("  ○ COLD", style="bold yellow" if self.warming else "dim")
+        text.append(f"   {total} instances · {verified} verified · {active} active")
+        hourly = live.hourly_now(self._gpu_table())
+        if hourly is not None:
+            text.append(f"   ${hourly:,.2f}/h now", style="bold" if hourly else "dim")
+        elapsed = live.time_to_hot()
+        if elapsed is not None:
+            label = "hot after" if live.hot else "warming"
+            text.append(f"   {label} {_clock(elapsed)}", style="bold cyan")
+        elif not live.hot:
+            text.append("   press w to warm up", style="dim")
+        text.append("\n")
+        text.append(f" GPUs: needs {live.gpu_requirement()}", style="dim")
+        running = live.running_gpus()
+        if "?" not in running and running != "none":
+            text.append(f" · running {running}", style="dim")
+        text.append(f" · poll {self.options.poll_interval:g} s", style="dim")
+        if self.problem:
+            text.append(f"  ⚠ {self.problem}", style="bold red")
+        elif self._last_poll is not None:
+            text.append(f" · updated {stamp(self._last_poll)[:8]}", style="dim")
+        header.update(text)
+
+    def _gpu_table(self):
+        from chutes_tui.core.pricing import GpuTable
+
+        table = getattr(self, "_table_cache", None)
+        if table is None:
+            table = self._table_cache = GpuTable.load()
+        return table
+
+    def _instance_cells(self, state: InstanceState, now: float) -> dict[str, Any]:
+        gone = state.gone_at is not None
+        dim = "dim strike" if gone else ""
+        gpu = f"{state.gpu_count or ''}× {state.gpu_model_name}" if state.gpu_model_name else "-"
+        last = state.last_verified_at.strftime("%H:%M:%S") if state.last_verified_at else "-"
+        if gone:
+            label = Text("gone", style="red")
+        elif state.active and state.verified:
+            label = Text("hot", style="bold green")
+        elif state.verified:
+            label = Text("starting", style="yellow")
+        else:
+            label = Text("verifying", style="yellow")
+        return {
+            "id": Text(state.short, style=dim),
+            "region": Text(state.region or "-", style=dim),
+            "gpu": Text(gpu, style=dim),
+            "active": "yes" if state.active else "no",
+            "verified": "yes" if state.verified else "no",
+            "last": last,
+            "age": _age(state.age(now)),
+            "state": label,
+        }
+
+    def _render_instances(self) -> None:
+        if self.live is None:
+            return
+        table = self.query_one("#live-instances", DataTable)
+        now = time.time()
+        for state in self.live.instances.values():
+            cells = self._instance_cells(state, now)
+            if state.instance_id in table.rows:
+                for key, value in cells.items():
+                    table.update_cell(state.instance_id, key, value)
+            else:
+                table.add_row(*cells.values(), key=state.instance_id)
+            if state.gone_at is not None:
+                self._mark_gone(state.instance_id)
+
+    def _render_ages(self) -> None:
+        table = self.query_one("#live-instances", DataTable)
+        now = time.time()
+        for state in self.live.instances.values():  # type: ignore[union-attr]
+            if state.instance_id in table.rows and state.gone_at is None:
+                table.update_cell(state.instance_id, "age", _age(state.age(now)))
+
+    def _render_timeline(self) -> None:
+        text = Text()
+        for event in self.live.events:  # type: ignore[union-attr]
+            text.append(stamp(event.at)[:8] + " ", style="dim")
+            text.append(f"{event.kind:<8} ", style=EVENT_STYLES.get(event.kind, ""))
+            text.append(event.text)
+            if event.count > 1:
+                text.append(f" ×{event.count}", style="dim")
+            text.append("\n")
+        self.query_one("#live-events", Static).update(text)
+        self.query_one("#live-timeline", VerticalScroll).scroll_end(animate=False)
+
+    # log streams, one per instance
+
+    def _start_streams(self) -> None:
+        if self.live is None:
+            return
+        for state in self.live.present():
+            if state.instance_id not in self._streams:
+                self._streams.add(state.instance_id)
+                self._add_pane(state.instance_id)
+                self.run_worker(
+                    self._stream_logs(state.instance_id),
+                    group="logs",
+                    name=f"logs {state.short}",
+                )
+
+    def _add_pane(self, instance_id: str) -> None:
+        if instance_id not in self.panes:
+            self.panes[instance_id] = LogBuffer(self.options.max_lines)
+            self.query_one(Tabs).add_tab(Tab(instance_id[:8], id=f"pane-{instance_id}"))
+
+    def _mark_gone(self, instance_id: str) -> None:
+        tabs = self.query_one(Tabs)
+        try:
+            tab = tabs.query_one(f"#pane-{instance_id}", Tab)
+        except Exception:
+            return
+        if "gone" not in str(tab.label):
+            tab.label = Text(f"{instance_id[:8]} gone", style="strike")
+
+    async def _stream_logs(self, instance_id: str) -> None:
+        client = self.app.client  # type: ignore[attr-defined]
+        try:
+            async for item in client.log_feed(instance_id, self.options.backfill):
+                now = time.time()
+                if isinstance(item, list):
+                    self._append(instance_id, [LogLine(now, instance_id, text) for text in item])
+                    continue
+                self._append(instance_id, [LogLine(now, instance_id, item.message, note=True)])
+                if item.kind == "gone" and self.live is not None:
+                    self._changed(self.live.mark_gone(instance_id))
+        except AuthError as error:
+            self._stream_failed(instance_id, f"{error.message} {LOGS_FORBIDDEN}")
+        except ChutesError as error:
+            self._stream_failed(instance_id, f"log stream stopped: {error.message}")
+
+    def _stream_failed(self, instance_id: str, message: str) -> None:
+        self._append(instance_id, [LogLine(time.time(), instance_id, message, note=True)])
+        self._note("stream", message, instance_id)
+
+    def _append(self, instance_id: str, lines: list[LogLine]) -> None:
+        pane = self.panes.get(instance_id)
+        if pane is None:
+            return
+        pane.extend(lines)
+        self.panes[ALL].extend(lines)
+        if not self._flush_pending and self.pane in (ALL, instance_id):
+            self._flush_pending = True
+            self.set_timer(FLUSH_DELAY, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        self.view.sync()
+        self._show_status()
+
+    def _show_status(self) -> None:
+        view = self.view
+        buffer = view.buffer
+        text = Text(" ")
+        if view.follow:
+            text.append("● FOLLOWING", style="bold green")
+        else:
+            text.append("⏸ PAUSED", style="bold yellow")
+            if view.unseen:
+                text.append(f" ({view.unseen:,} new below; end follows)", style="yellow")
+        text.append(f"   {len(buffer):,} lines kept", style="dim")
+        if buffer.dropped:
+            text.append(f" ({buffer.dropped:,} older dropped, cap {buffer.cap:,})", style="dim")
+        text.append(f"   wrap {'on' if view.wrap else 'off'}", style="dim")
+        text.append(f" · times {'on' if view.timestamps else 'off'}", style="dim")
+        text.append(f" · backfill {self.options.backfill:,}", style="dim")
+        if view.term:
+            text.append(f"   /{view.term}", style="bold")
+            text.append(f" {self.matches:,} lines match", style="dim" if self.matches else "red")
+        self.query_one("#log-status", Static).update(text)
+
+    # panes
+
+    @on(Tabs.TabActivated, "#log-tabs")
+    def _pane_chosen(self, event: Tabs.TabActivated) -> None:
+        key = (event.tab.id or "").removeprefix("pane-")
+        if key not in self.panes or key == self.pane:
+            return
+        self.pane = key
+        view = self.view
+        view.prefix = key == ALL
+        view.show(self.panes[key])
+        self._count_matches()
+        self._show_status()
+
+    def action_pane(self, step: int) -> None:
+        tabs = self.query_one(Tabs)
+        tabs.action_next_tab() if step > 0 else tabs.action_previous_tab()
+
+    @on(DataTable.RowSelected, "#live-instances")
+    def _instance_chosen(self, event: DataTable.RowSelected) -> None:
+        key = str(event.row_key.value)
+        if key in self.panes:
+            self.query_one(Tabs).active = f"pane-{key}"
+            self.view.focus()
+
+    # keys
+
+    def action_back(self) -> None:
+        search = self.query_one("#log-search", Input)
+        if search.has_class("-visible"):
+            search.remove_class("-visible")
+            self.view.focus()
+            return
+        if self.view.term:
+            self.view.search("")
+            self._show_status()
+            return
+        self.app.pop_screen()
+
+    def action_toggle_follow(self) -> None:
+        view = self.view
+        if view.follow:
+            view.pause()
+        else:
+            view.action_follow()
+        self._show_status()
+
+    @on(LogView.FollowChanged)
+    def _follow_changed(self) -> None:
+        self._show_status()
+
+    def action_toggle(self, option: str) -> None:
+        view = self.view
+        view.set_options(**{option: not getattr(view, option)})
+        self._show_status()
+
+    def action_search(self) -> None:
+        search = self.query_one("#log-search", Input)
+        search.add_class("-visible")
+        search.value = self.view.term
+        search.focus()
+
+    @on(Input.Submitted, "#log-search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        event.input.remove_class("-visible")
+        self.view.focus()
+        self.view.search(event.value.strip())
+        self._count_matches()
+        self._show_status()
+        if self.view.term and not self.matches:
+            self.notify(f"No line in this pane holds {self.view.term!r}.", severity="warning")
+
+    def _count_matches(self) -> None:
+        view = self.view
+        self.matches = view.buffer.count(view.term, view.prefix) if view.term else 0
+
+    def action_next_match(self, forward: bool) -> None:
+        if not self.view.term:
+            self.action_search()
+            return
+        self.view.next_match(forward)
+        self._show_status()
+
+    def action_poll(self, step: int) -> None:
+        steps = sorted({*POLL_STEPS, self.options.poll_interval})
+        index = steps.index(self.options.poll_interval) + step
+        self.options.poll_interval = steps[min(max(index, 0), len(steps) - 1)]
+        self.notify(f"Refreshing every {self.options.poll_interval:g} s", timeout=2)
+        self._render_header()
+
+    def action_poll_now(self) -> None:
+        self._poll_wake.set()
+
+    def action_details(self) -> None:
+        from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
+
+        self.app.push_screen(ChuteDetailScreen(self.live.chute_id if self.live else self.ref))
+
+    def action_save(self) -> None:
+        from chutes_tui.tui.screens.modals import PromptScreen
+
+        name = self.live.name if self.live else self.ref
+        pane = self.pane if self.pane == ALL else self.pane[:8]
+        default = f"{name}-{pane}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self._save(Path(path).expanduser())
+
+        self.app.push_screen(
+            PromptScreen("Save this pane's lines to a file", "file name", default, "save"),
+            chosen,
+        )
+
+    def _save(self, path: Path) -> None:
+        view = self.view
+        try:
+            count = view.buffer.save(path, timestamps=True, prefix=view.prefix)
+        except OSError as error:
+            self.notify(f"Cannot write {path}: {error.strerror}", severity="error")
+            return
+        self.notify(f"Saved {count:,} lines to {path}", timeout=5)
+
+    def action_backfill(self) -> None:
+        from chutes_tui.tui.screens.modals import PromptScreen
+
+        def chosen(value: str | None) -> None:
+            if value is None:
+                return
+            try:
+                lines = int(value)
+            except ValueError:
+                lines = -1
+            if not 0 <= lines <= MAX_BACKFILL:
+                self.notify(
+                    f"Backfill is a number of lines from 0 to {MAX_BACKFILL:,}.", severity="error"
+                )
+                return
+            self._restart_streams(lines)
+
+        self.app.push_screen(
+            PromptScreen(
+                f"Lines of history per instance (0 to {MAX_BACKFILL:,})",
+                "lines",
+                str(self.options.backfill),
+                "reload logs",
+            ),
+            chosen,
+        )
+
+    def _restart_streams(self, backfill: int) -> None:
+        """Drop the panes' lines and open every log stream again with a new backfill."""
+        self.workers.cancel_group(self, "logs")
+        self.options.backfill = backfill
+        for key in self.panes:
+            self.panes[key] = LogBuffer(self.options.max_lines)
+        self._streams = {
+            state.instance_id
+            for state in (self.live.instances.values() if self.live else ())
+            if state.gone_at is not None
+        }
+        self.view.show(self.panes[self.pane])
+        self._start_streams()
+        self._show_status()
+
+    # warmup: it can cost money, so it says how much and waits for y
+
+    def action_warmup(self) -> None:
+        from chutes_tui.tui.screens.chute_detail import hourly_text
+        from chutes_tui.tui.screens.modals import ConfirmScreen
+
+        live = self.live
+        if live is None or self.warming:
+            if self.warming:
+                self.notify("A warmup is already running.", timeout=3)
+            return
+        chute = live.chute
+        if chute.public:
+            cost = "It is a public chute: its instances are not billed to you."
+        else:
+            cost = (
+                f"Instances bill to you while they run: {hourly_text(chute)}, up to"
+                f" {chute.max_instances or 1} instance(s). They shut down after"
+                f" {chute.shutdown_after_seconds or 300} s without requests."
+            )
+        state = (
+            "It is hot already; a warmup keeps it up longer."
+            if live.hot
+            else ("It is cold: the platform will start an instance.")
+        )
+        self.app.push_screen(
+            ConfirmScreen(f"Warm up {live.name}?", f"{state}\n\n{cost}"),
+            lambda yes: yes and self._start_warmup(),
+        )
+
+    def _start_warmup(self) -> None:
+        self.warming = True
+        self._changed([self.live.warmup_started()])  # type: ignore[union-attr]
+        self.run_worker(self._warmup(), group="warmup", exclusive=True)
+        self._poll_wake.set()
+
+    async def _warmup(self) -> None:
+        """Follow the warmup stream until hot; reconnect with backoff when it breaks."""
+        client = self.app.client  # type: ignore[attr-defined]
+        live = self.live
+        assert live is not None
+        failures = 0
+        try:
+            while not live.hot:
+                try:
+                    async for event in client.warmup(live.chute_id):
+                        failures = 0
+                        self._changed(live.apply_warmup(event))
+                    if not live.hot:
+                        self._note(
+                            "warmup", "the stream ended before the chute went hot; w retries"
+                        )
+                    return
+                except (StreamBroken, Unreachable, ServerError, RateLimited) as error:
+                    failures += 1
+                    if failures > WARMUP_ATTEMPTS:
+                        self._note("error", f"warmup stopped: {error.message}")
+                        return
+                    delay = min(2.0**failures, 15.0)
+                    self._note("stream", f"warmup: {error.message}; reconnecting in {delay:g} s")
+                    await asyncio.sleep(delay)
+                except ChutesError as error:  # 402 balance, 403, 404: retrying cannot help
+                    self._note("error", f"warmup refused: {error.message}")
+                    self.notify(error.message, title="Warmup refused", severity="error", timeout=10)
+                    return
+        finally:
+            self.warming = False
+            self._render_header()
+
+    def _note(self, kind: str, text: str, instance_id: str | None = None) -> None:
+        if self.live is not None:
+            self._changed([self.live.note(kind, text, instance_id)])
