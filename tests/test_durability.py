@@ -9,13 +9,9 @@ with the connection may or may not be, and SQLite must report the file intact.
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -32,6 +28,7 @@ from chutes_tui.client.models import NodeSelector
 from chutes_tui.core.pricing import GpuTable, deployment_fee
 from chutes_tui.sandbox.lookup import chute_uid
 from tests.conftest import deploy_body
+from tests.sandbox_process import Server, api_key
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 
@@ -39,7 +36,6 @@ KILL_AFTER_ACKS = 100
 BURST_SECONDS = 20.0
 MAX_DEPLOYS_PER_WORKER = 30
 MAX_OPS_PER_WORKER = 400
-START_TIMEOUT = 20.0
 SEEDED_BALANCE = 50.0
 TAGLINE_CHUTES = ("hello-world", "echo-stream", "llama-mini")
 SHARE_TARGETS = ("alice", "bob")
@@ -50,103 +46,13 @@ DEPLOY_WORKERS = 2
 ACKED, REJECTED, NOT_SENT, UNKNOWN = "acked", "rejected", "not sent", "unknown"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Server:
-    db: Path
-    log: Path
-    process: subprocess.Popen | None = None
-    url: str = ""
-
-    def start(self) -> None:
-        for _attempt in range(3):
-            port = free_port()
-            with self.log.open("ab") as log:
-                self.process = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "chutes_tui",
-                        "sandbox",
-                        "serve",
-                        "--db",
-                        str(self.db),
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--speed",
-                        "100",
-                        "--quiet",
-                        "--history-limit",
-                        "0",
-                    ],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=log,
-                )
-            self.url = f"http://127.0.0.1:{port}"
-            if self._wait_ready():
-                return
-            self.process.kill()
-            self.process.wait(10)
-        pytest.fail(f"the sandbox did not start:\n{self.log.read_text(errors='replace')}")
-
-    def _wait_ready(self) -> bool:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False  # e.g. lost a race for the port
-            try:
-                reply = httpx.get(f"{self.url}/users/name_check?username=demo", timeout=1)
-                if reply.status_code == 200:
-                    return True
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        return False
-
-    def kill(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-        assert self.process.wait(10) == -signal.SIGKILL
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    box = Server(tmp_path / "sandbox.db", tmp_path / "server.log")
+    box = Server(tmp_path / "sandbox.db", tmp_path / "server.log", extra=("--history-limit", "0"))
     try:
         yield box
     finally:
         box.stop()
-
-
-def api_key(db: Path, user: str) -> str:
-    command = ("sandbox", "config", "--db", str(db), "--user", user, "--api-key")
-    done = subprocess.run(
-        [sys.executable, "-m", "chutes_tui", *command],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    key = done.stdout.strip()
-    assert key.startswith("cpk_"), done.stdout + done.stderr
-    return key
 
 
 @dataclass
