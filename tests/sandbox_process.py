@@ -124,6 +124,7 @@ def api_key(db: Path, user: str) -> str:
 @contextmanager
 def sandbox_process(tmp_path: Path, speed: float = 100.0, *extra: str) -> Iterator[Server]:
     """A started sandbox process on its own database, stopped afterwards."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     server = Server(tmp_path / "sandbox.db", tmp_path / "server.log", speed=speed, extra=extra)
     try:
         server.start()

@@ -1,0 +1,229 @@
+"""The live view driven with Pilot against a sandbox process running at high speed.
+
+The sandbox runs in its own process so that this one stays idle between events (Pilot
+needs that), and so a test can kill it mid-stream and start it again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, Tab, Tabs
+
+from chutes_tui import config
+from chutes_tui.client.api import ChutesClient
+from chutes_tui.client.signing import Credentials
+from chutes_tui.tui.app import ChutesApp
+from chutes_tui.tui.screens.live import ALL, LiveScreen
+from chutes_tui.tui.screens.modals import ConfirmScreen, PromptScreen
+from chutes_tui.tui.session import Session
+from chutes_tui.tui.widgets.log_view import CURRENT_STYLE, LogView
+from tests.conftest import deploy_body
+from tests.sandbox_process import Server, api_key, sandbox_process
+from tests.test_tui import private_dirs, static_text, wait_for  # noqa: F401 - autouse fixture
+
+SPEED = 60.0
+SIZE = (120, 36)
+POLL = 0.2
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    with sandbox_process(tmp_path / "box", SPEED) as running:
+        yield running
+
+
+def live_app(server: Server, user: str = "demo", chute: str | None = None) -> ChutesApp:
+    key = api_key(server.db, user)
+    connection = config.Connection(
+        base_url=server.url, credentials=Credentials(api_key=key), username=user
+    )
+    return ChutesApp(
+        Session(connection, sandbox=None, label=server.url),
+        refresh_interval=0,
+        open_chute=chute,
+        live_overrides={"poll_interval": POLL},
+    )
+
+
+def screen(app: ChutesApp) -> LiveScreen:
+    assert isinstance(app.screen, LiveScreen), app.screen
+    return app.screen
+
+
+def pane_text(app: ChutesApp, pane: str = ALL) -> list[str]:
+    return [line.text for line in screen(app).panes[pane]]
+
+
+def has_line(app: ChutesApp, part: str, pane: str = ALL) -> bool:
+    return any(part in text for text in pane_text(app, pane))
+
+
+async def deploy(server: Server, name: str, **changes) -> str:
+    connection = config.Connection(
+        base_url=server.url, credentials=Credentials(api_key=api_key(server.db, "demo"))
+    )
+    async with ChutesClient(connection) as client:
+        chute = await client.deploy(deploy_body(name=name, **changes), accept_fee=True)
+    return chute.chute_id
+
+
+async def test_deploy_warm_up_hot_logs_idle_and_cold(server: Server) -> None:
+    chute_id = await deploy(server, "live-test", shutdown_after_seconds=60)
+    app = live_app(server, chute="live-test")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: screen(app).live is not None, "the chute", timeout=10)
+        assert "live-test" in static_text(app, "#live-header")
+        live = screen(app).live
+        # the instance the deploy started goes idle, then away: the chute is cold
+        await wait_for(pilot, lambda: live.hot is False and not live.present(), "cold", timeout=20)
+        assert "press w to warm up" in static_text(app, "#live-header")
+        await pilot.press("w")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "/hour per instance" in static_text(app, "#dialog-body")  # the cost, first
+        await pilot.press("y")
+        await wait_for(pilot, lambda: live.hot, "hot", timeout=20)
+        header = static_text(app, "#live-header")
+        assert "HOT" in header and "hot after" in header
+        kinds = [event.kind for event in live.events]
+        after_warmup = kinds[kinds.index("warmup") :]
+        assert {"created", "verified", "active", "hot"} <= set(after_warmup)
+        instance_id = next(state.instance_id for state in live.present() if state.routable)
+        assert instance_id in screen(app).query_one("#live-instances").rows
+        await wait_for(
+            pilot,
+            lambda: has_line(app, "Application startup complete.", instance_id),
+            "startup lines in the instance's pane",
+            timeout=10,
+        )
+        assert any(
+            f"[{instance_id[:8]}]" in line.plain(False, True) for line in screen(app).panes[ALL]
+        )
+        # nobody calls it: it shuts down after 60 simulated seconds idle, and goes cold
+        await wait_for(pilot, lambda: live.hot is False, "cold again", timeout=20)
+        await wait_for(pilot, lambda: live.instances[instance_id].gone, "gone", timeout=10)
+        assert live.chute_id == chute_id
+        assert "COLD" in static_text(app, "#live-header")
+        tab = screen(app).query_one(f"#pane-{instance_id}", Tab)
+        assert "gone" in str(tab.label)  # marked, not removed
+        assert "gone" in screen(app).query_one("#live-instances").get_row(instance_id)[-1].plain
+
+
+async def test_search_pause_wrap_and_follow(server: Server) -> None:
+    app = live_app(server, chute="hello-world")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(pane_text(app)) > 60, "lines", timeout=20)
+        view = screen(app).query_one(LogView)
+        assert view.follow and "FOLLOWING" in static_text(app, "#log-status")
+        await pilot.press("space")
+        assert not view.follow and "PAUSED" in static_text(app, "#log-status")
+        top, seen = view.scroll_y, len(screen(app).panes[ALL])
+        await wait_for(pilot, lambda: view.unseen > 5, "new lines while paused", timeout=10)
+        assert view.scroll_y == top  # nothing moved under the reader
+        assert len(screen(app).panes[ALL]) > seen
+        await pilot.press("slash")
+        search = screen(app).query_one("#log-search", Input)
+        assert search.has_focus
+        await pilot.press(*"ping", "enter")
+        assert view.term == "ping" and view.current is not None
+        assert "lines match" in static_text(app, "#log-status")
+        first = view.current
+        index = first - view.buffer.dropped
+        assert "ping" in view.buffer[index].text.lower()
+        spans = view._text(view.buffer[index], first).spans
+        assert any(span.style == CURRENT_STYLE for span in spans)  # highlighted
+        await pilot.press("N")
+        assert view.current != first
+        await pilot.press("n")
+        assert view.current == first
+        await pilot.press("W")
+        assert view.wrap and "wrap on" in static_text(app, "#log-status")
+        await pilot.press("t")
+        assert not view.timestamps
+        await pilot.press("escape")
+        assert view.term == "" and isinstance(app.screen, LiveScreen)
+        await pilot.press("end")
+        assert view.follow and view.scroll_y == view.max_scroll_y
+
+
+async def test_a_cut_stream_reconnects_and_says_so(server: Server) -> None:
+    app = live_app(server, chute="hello-world")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(pane_text(app)) > 10, "lines", timeout=20)
+        server.kill()
+        await wait_for(pilot, lambda: has_line(app, "reconnecting in"), "a retry note", timeout=15)
+        server.start(port=server.port)
+        await wait_for(pilot, lambda: has_line(app, "reconnected"), "reconnected", timeout=30)
+        text = pane_text(app)
+        after = len(text) - max(i for i, line in enumerate(text) if line == "reconnected")
+        await wait_for(
+            pilot,
+            lambda: len(pane_text(app)) - len(text) + after > 3,
+            "lines after the reconnect",
+            timeout=15,
+        )
+        assert screen(app).problem is None or "retrying" in screen(app).problem
+
+
+async def test_leaving_the_view_cancels_its_streams(server: Server) -> None:
+    app = live_app(server, chute="hello-world")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(pane_text(app)) > 5, "lines", timeout=20)
+        live_screen = screen(app)
+        workers = [worker for worker in app.workers if worker.node is live_screen]
+        assert {worker.group for worker in workers} >= {"poll", "logs"}
+        await pilot.press("escape")
+        await wait_for(
+            pilot, lambda: all(worker.is_finished for worker in workers), "workers ended"
+        )
+        assert all(worker.state.name == "CANCELLED" for worker in workers)
+
+
+async def test_logs_of_a_public_chute_explain_the_403(server: Server) -> None:
+    with sqlite3.connect(server.db) as db:
+        db.execute("UPDATE chutes SET public = 1 WHERE name = 'hello-world'")
+    app = live_app(server, chute="hello-world")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: has_line(app, "logging_enabled"), "the 403 note", timeout=20)
+        events = [event.text for event in screen(app).live.events]
+        assert any("private" in text for text in events)
+
+
+async def test_save_a_pane_and_choose_the_backfill(server: Server, tmp_path: Path) -> None:
+    app = live_app(server, chute="hello-world")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(pane_text(app)) > 20, "lines", timeout=20)
+        await pilot.press("s")
+        assert isinstance(app.screen, PromptScreen)
+        prompt = app.screen.query_one(Input)
+        assert prompt.value.startswith("hello-world-all-")
+        prompt.value = str(tmp_path / "saved.log")
+        await pilot.press("enter")
+        saved = (tmp_path / "saved.log").read_text().splitlines()
+        assert len(saved) >= 20 and all("] " in line for line in saved)  # [id8] prefixes
+        await pilot.press("b")
+        prompt = app.screen.query_one(Input)
+        prompt.value = "3"
+        await pilot.press("enter")
+        assert screen(app).options.backfill == 3
+        await wait_for(pilot, lambda: len(pane_text(app)) >= 3, "the backfill", timeout=10)
+        await pilot.press("b")
+        app.screen.query_one(Input).value = "20000"
+        await pilot.press("enter")
+        assert screen(app).options.backfill == 3  # refused: the API allows 0 to 10,000
+
+
+async def test_each_instance_has_its_own_pane(server: Server) -> None:
+    app = live_app(server, chute="hello-world")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(screen(app).panes) == 2, "an instance pane", timeout=20)
+        instance_id = next(key for key in screen(app).panes if key != ALL)
+        await pilot.press("right_square_bracket")
+        assert screen(app).pane == instance_id
+        assert screen(app).query_one(Tabs).active == f"pane-{instance_id}"
+        assert not screen(app).query_one(LogView).prefix  # one instance: no [id8] tags
+        await pilot.press("left_square_bracket")
+        assert screen(app).pane == ALL
