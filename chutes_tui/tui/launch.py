@@ -15,6 +15,9 @@ def run_dashboard(args: argparse.Namespace) -> int:
     from chutes_tui.tui.app import ChutesApp
     from chutes_tui.tui.session import open_session
 
+    if args.backfill is not None and args.backfill > 10_000:
+        print("chutes-tui: --backfill must be between 0 and 10000 lines", file=sys.stderr)
+        return int(ExitCode.USAGE)
     try:
         prefs = config.load_prefs()
         session = open_session(
@@ -36,6 +39,12 @@ def run_dashboard(args: argparse.Namespace) -> int:
         refresh_interval=float(interval),
         prefs=prefs,
         exit_after_first_paint=os.environ.get("CHUTES_TUI_EXIT_AFTER_FIRST_PAINT") == "1",
+        open_chute=args.chute,
+        live_overrides={
+            "poll_interval": args.poll,
+            "backfill": args.backfill,
+            "max_lines": args.log_lines,
+        },
     )
     try:
         app.run()
