@@ -70,7 +70,9 @@ class SandboxProcess:
             self.process.wait()
 
 
-def start_sandbox_process(tmp: Path, extra_chutes: int, env: dict[str, str]) -> SandboxProcess:
+def start_sandbox_process(
+    tmp: Path, extra_chutes: int, env: dict[str, str], *flags: str
+) -> SandboxProcess:
     """`chutes-tui sandbox serve` in its own process; returns once it answers requests."""
     port = free_port()
     db = tmp / "sandbox.db"
@@ -87,6 +89,7 @@ def start_sandbox_process(tmp: Path, extra_chutes: int, env: dict[str, str]) -> 
         "--extra-chutes",
         str(extra_chutes),
         "--quiet",
+        *flags,
     ]
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
