@@ -33,6 +33,7 @@ LABEL = "http://127.0.0.1:8765"
 # Seeded credentials (and so user ids) derive from a random per-database secret: pin it.
 SECRET = "0" * 64
 DETAIL_CHUTE = "hello-world"  # the seeded chute that is hot, with an instance
+LIVE_CHUTE = "echo-stream"  # cold at first: the live view shows its warmup
 
 
 def _isolate(tmp: Path) -> None:
@@ -53,7 +54,8 @@ def _session(tmp: Path):
     from chutes_tui.sandbox.storage import Store
     from chutes_tui.tui.session import Session
 
-    settings = SandboxSettings(db_path=tmp / "sandbox.db", seed_time=SEED_TIME)
+    # Fast enough that a warmup finishes within a second or two (the live view).
+    settings = SandboxSettings(db_path=tmp / "sandbox.db", seed_time=SEED_TIME, speed=20.0)
     store = Store(settings.db_path)
     try:
         with store.tx() as db:
@@ -92,6 +94,7 @@ async def shoot_size(tmp: Path, out: Path, width: int, height: int) -> list[Path
     from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
     from chutes_tui.tui.screens.deploy import DeployScreen
     from chutes_tui.tui.screens.help import HelpScreen
+    from chutes_tui.tui.screens.live import LiveScreen
     from chutes_tui.tui.screens.modals import ConfirmScreen
     from chutes_tui.tui.screens.resources import ImagesScreen
     from chutes_tui.tui.screens.shares import ShareScreen, SharesScreen
@@ -192,6 +195,20 @@ async def shoot_size(tmp: Path, out: Path, width: int, height: int) -> list[Path
         await pilot.press("enter")
         await _until(pilot, lambda: app.screen.plan is not None, "the deploy plan")
         save("deploy")
+
+        await pilot.press("escape")
+        await _until(pilot, lambda: app.screen is chutes, "back to the chutes list")
+        app.open_live(LIVE_CHUTE)
+        await _until(
+            pilot,
+            lambda: isinstance(app.screen, LiveScreen) and app.screen.live is not None,
+            "the live view",
+        )
+        await pilot.press("w", "y")
+        live = app.screen
+        await _until(pilot, lambda: live.live.hot, "the warmup to finish")
+        await _until(pilot, lambda: len(live.panes["all"]) > 40, "log lines")
+        save("live")
     return written
 
 
