@@ -207,7 +207,7 @@ async def shoot_size(tmp: Path, out: Path, width: int, height: int) -> list[Path
         await pilot.press("w", "y")
         live = app.screen
         await _until(pilot, lambda: live.live.hot, "the warmup to finish")
-        await _until(pilot, lambda: len(live.panes["all"]) > 40, "log lines")
+        await _until(pilot, lambda: len(live.logs.panes["all"]) > 40, "log lines")
         save("live")
     return written
 

@@ -20,9 +20,9 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static, Tab, Tabs
+from textual.widgets import DataTable, Footer, Static
 
 from chutes_tui.client.errors import (
     AuthError,
@@ -34,12 +34,10 @@ from chutes_tui.client.errors import (
     Unreachable,
 )
 from chutes_tui.core.live import InstanceState, LiveChute, TimelineEvent
-from chutes_tui.core.logbuffer import DEFAULT_CAP, MAX_BACKFILL, LogBuffer, LogLine, stamp
+from chutes_tui.core.logbuffer import DEFAULT_CAP, MAX_BACKFILL, LogLine, stamp
 from chutes_tui.tui.widgets.account_bar import AccountBar
-from chutes_tui.tui.widgets.log_view import LogView
+from chutes_tui.tui.widgets.log_panes import ALL, LogPanes
 
-ALL = "all"
-FLUSH_DELAY = 0.05  # log lines are drawn in batches, at most 20 times a second
 POLL_STEPS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 WARMUP_ATTEMPTS = 5
 LOGS_FORBIDDEN = (
@@ -127,13 +125,9 @@ class LiveScreen(Screen):
         self.ref = ref
         self.options = options or LiveOptions()
         self.live: LiveChute | None = None
-        self.panes: dict[str, LogBuffer] = {ALL: LogBuffer(self.options.max_lines)}
-        self.pane = ALL
         self.problem: str | None = None
         self.warming = False
-        self.matches = 0
         self._streams: set[str] = set()
-        self._flush_pending = False
         self._poll_wake = asyncio.Event()
         self._last_poll: float | None = None
 
@@ -146,11 +140,7 @@ class LiveScreen(Screen):
             yield DataTable(id="live-instances", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="live-timeline"):
                 yield Static(id="live-events")
-        with Vertical(id="live-logs"):
-            yield Tabs(Tab(ALL, id=f"pane-{ALL}"), id="log-tabs")
-            yield LogView(self.panes[ALL], id="log-view")
-            yield Static(id="log-status")
-            yield Input(placeholder="search the logs (enter: find, esc: cancel)", id="log-search")
+        yield LogPanes(self.options.max_lines, self.options.backfill, id="live-logs")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -166,15 +156,12 @@ class LiveScreen(Screen):
             ("state", "STATE"),
         ):
             table.add_column(title, key=key)
-        view = self.query_one(LogView)
-        view.set_options(prefix=True)
         self.run_worker(self._poll(), group="poll", exclusive=True)
         self.set_interval(1.0, self._tick)
-        self._show_status()
 
     @property
-    def view(self) -> LogView:
-        return self.query_one("#log-view", LogView)
+    def logs(self) -> LogPanes:
+        return self.query_one(LogPanes)
 
     # polling: the chute detail always, quick warmup status while warming
 
@@ -308,8 +295,8 @@ class LiveScreen(Screen):
                     table.update_cell(state.instance_id, key, value)
             else:
                 table.add_row(*cells.values(), key=state.instance_id)
-            if state.gone_at is not None:
-                self._mark_gone(state.instance_id)
+            if state.gone:
+                self.logs.mark_gone(state.instance_id)
 
     def _render_ages(self) -> None:
         table = self.query_one("#live-instances", DataTable)
@@ -338,26 +325,12 @@ class LiveScreen(Screen):
         for state in self.live.present():
             if state.instance_id not in self._streams:
                 self._streams.add(state.instance_id)
-                self._add_pane(state.instance_id)
+                self.logs.add_pane(state.instance_id)
                 self.run_worker(
                     self._stream_logs(state.instance_id),
                     group="logs",
                     name=f"logs {state.short}",
                 )
-
-    def _add_pane(self, instance_id: str) -> None:
-        if instance_id not in self.panes:
-            self.panes[instance_id] = LogBuffer(self.options.max_lines)
-            self.query_one(Tabs).add_tab(Tab(instance_id[:8], id=f"pane-{instance_id}"))
-
-    def _mark_gone(self, instance_id: str) -> None:
-        tabs = self.query_one(Tabs)
-        try:
-            tab = tabs.query_one(f"#pane-{instance_id}", Tab)
-        except Exception:
-            return
-        if "gone" not in str(tab.label):
-            tab.label = Text(f"{instance_id[:8]} gone", style="strike")
 
     async def _stream_logs(self, instance_id: str) -> None:
         client = self.app.client  # type: ignore[attr-defined]
@@ -365,9 +338,11 @@ class LiveScreen(Screen):
             async for item in client.log_feed(instance_id, self.options.backfill):
                 now = time.time()
                 if isinstance(item, list):
-                    self._append(instance_id, [LogLine(now, instance_id, text) for text in item])
+                    self.logs.append(
+                        instance_id, [LogLine(now, instance_id, text) for text in item]
+                    )
                     continue
-                self._append(instance_id, [LogLine(now, instance_id, item.message, note=True)])
+                self.logs.append(instance_id, [LogLine(now, instance_id, item.message, note=True)])
                 if item.kind == "gone" and self.live is not None:
                     self._changed(self.live.mark_gone(instance_id))
         except AuthError as error:
@@ -376,127 +351,36 @@ class LiveScreen(Screen):
             self._stream_failed(instance_id, f"log stream stopped: {error.message}")
 
     def _stream_failed(self, instance_id: str, message: str) -> None:
-        self._append(instance_id, [LogLine(time.time(), instance_id, message, note=True)])
+        self.logs.append(instance_id, [LogLine(time.time(), instance_id, message, note=True)])
         self._note("stream", message, instance_id)
-
-    def _append(self, instance_id: str, lines: list[LogLine]) -> None:
-        pane = self.panes.get(instance_id)
-        if pane is None:
-            return
-        pane.extend(lines)
-        self.panes[ALL].extend(lines)
-        if not self._flush_pending and self.pane in (ALL, instance_id):
-            self._flush_pending = True
-            self.set_timer(FLUSH_DELAY, self._flush)
-
-    def _flush(self) -> None:
-        self._flush_pending = False
-        self.view.sync()
-        self._show_status()
-
-    def _show_status(self) -> None:
-        view = self.view
-        buffer = view.buffer
-        text = Text(" ")
-        if view.follow:
-            text.append("● FOLLOWING", style="bold green")
-        else:
-            text.append("⏸ PAUSED", style="bold yellow")
-            if view.unseen:
-                text.append(f" ({view.unseen:,} new below; end follows)", style="yellow")
-        text.append(f"   {len(buffer):,} lines kept", style="dim")
-        if buffer.dropped:
-            text.append(f" ({buffer.dropped:,} older dropped, cap {buffer.cap:,})", style="dim")
-        text.append(f"   wrap {'on' if view.wrap else 'off'}", style="dim")
-        text.append(f" · times {'on' if view.timestamps else 'off'}", style="dim")
-        text.append(f" · backfill {self.options.backfill:,}", style="dim")
-        if view.term:
-            text.append(f"   /{view.term}", style="bold")
-            text.append(f" {self.matches:,} lines match", style="dim" if self.matches else "red")
-        self.query_one("#log-status", Static).update(text)
-
-    # panes
-
-    @on(Tabs.TabActivated, "#log-tabs")
-    def _pane_chosen(self, event: Tabs.TabActivated) -> None:
-        key = (event.tab.id or "").removeprefix("pane-")
-        if key not in self.panes or key == self.pane:
-            return
-        self.pane = key
-        view = self.view
-        view.prefix = key == ALL
-        view.show(self.panes[key])
-        self._count_matches()
-        self._show_status()
-
-    def action_pane(self, step: int) -> None:
-        tabs = self.query_one(Tabs)
-        tabs.action_next_tab() if step > 0 else tabs.action_previous_tab()
 
     @on(DataTable.RowSelected, "#live-instances")
     def _instance_chosen(self, event: DataTable.RowSelected) -> None:
         key = str(event.row_key.value)
-        if key in self.panes:
-            self.query_one(Tabs).active = f"pane-{key}"
-            self.view.focus()
+        if key in self.logs.panes:
+            self.logs.show_pane(key)
+            self.logs.view.focus()
 
     # keys
 
     def action_back(self) -> None:
-        search = self.query_one("#log-search", Input)
-        if search.has_class("-visible"):
-            search.remove_class("-visible")
-            self.view.focus()
-            return
-        if self.view.term:
-            self.view.search("")
-            self._show_status()
-            return
-        self.app.pop_screen()
+        if not self.logs.cancel():
+            self.app.pop_screen()
 
     def action_toggle_follow(self) -> None:
-        view = self.view
-        if view.follow:
-            view.pause()
-        else:
-            view.action_follow()
-        self._show_status()
-
-    @on(LogView.FollowChanged)
-    def _follow_changed(self) -> None:
-        self._show_status()
+        self.logs.toggle_follow()
 
     def action_toggle(self, option: str) -> None:
-        view = self.view
-        view.set_options(**{option: not getattr(view, option)})
-        self._show_status()
+        self.logs.toggle(option)
 
     def action_search(self) -> None:
-        search = self.query_one("#log-search", Input)
-        search.add_class("-visible")
-        search.value = self.view.term
-        search.focus()
-
-    @on(Input.Submitted, "#log-search")
-    def _search_submitted(self, event: Input.Submitted) -> None:
-        event.input.remove_class("-visible")
-        self.view.focus()
-        self.view.search(event.value.strip())
-        self._count_matches()
-        self._show_status()
-        if self.view.term and not self.matches:
-            self.notify(f"No line in this pane holds {self.view.term!r}.", severity="warning")
-
-    def _count_matches(self) -> None:
-        view = self.view
-        self.matches = view.buffer.count(view.term, view.prefix) if view.term else 0
+        self.logs.open_search()
 
     def action_next_match(self, forward: bool) -> None:
-        if not self.view.term:
-            self.action_search()
-            return
-        self.view.next_match(forward)
-        self._show_status()
+        self.logs.next_match(forward)
+
+    def action_pane(self, step: int) -> None:
+        self.logs.step(step)
 
     def action_poll(self, step: int) -> None:
         steps = sorted({*POLL_STEPS, self.options.poll_interval})
@@ -517,26 +401,17 @@ class LiveScreen(Screen):
         from chutes_tui.tui.screens.modals import PromptScreen
 
         name = self.live.name if self.live else self.ref
-        pane = self.pane if self.pane == ALL else self.pane[:8]
+        pane = self.logs.pane if self.logs.pane == ALL else self.logs.pane[:8]
         default = f"{name}-{pane}-{time.strftime('%Y%m%d-%H%M%S')}.log"
 
         def chosen(path: str | None) -> None:
             if path:
-                self._save(Path(path).expanduser())
+                self.logs.save(Path(path).expanduser())
 
         self.app.push_screen(
             PromptScreen("Save this pane's lines to a file", "file name", default, "save"),
             chosen,
         )
-
-    def _save(self, path: Path) -> None:
-        view = self.view
-        try:
-            count = view.buffer.save(path, timestamps=True, prefix=view.prefix)
-        except OSError as error:
-            self.notify(f"Cannot write {path}: {error.strerror}", severity="error")
-            return
-        self.notify(f"Saved {count:,} lines to {path}", timeout=5)
 
     def action_backfill(self) -> None:
         from chutes_tui.tui.screens.modals import PromptScreen
@@ -568,17 +443,10 @@ class LiveScreen(Screen):
     def _restart_streams(self, backfill: int) -> None:
         """Drop the panes' lines and open every log stream again with a new backfill."""
         self.workers.cancel_group(self, "logs")
-        self.options.backfill = backfill
-        for key in self.panes:
-            self.panes[key] = LogBuffer(self.options.max_lines)
-        self._streams = {
-            state.instance_id
-            for state in (self.live.instances.values() if self.live else ())
-            if state.gone_at is not None
-        }
-        self.view.show(self.panes[self.pane])
+        self.options.backfill = self.logs.backfill = backfill
+        self.logs.clear()
+        self._streams = {state.instance_id for state in self.live.instances.values() if state.gone}  # type: ignore[union-attr]
         self._start_streams()
-        self._show_status()
 
     # warmup: it can cost money, so it says how much and waits for y
 
