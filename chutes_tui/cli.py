@@ -19,6 +19,13 @@ def _positive(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
 def _sandbox_parser(commands: argparse._SubParsersAction) -> None:
     sandbox = commands.add_parser("sandbox", help="run or configure the local sandbox API")
     actions = sandbox.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -58,6 +65,21 @@ def _sandbox_parser(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="fixed seed timestamps, e.g. 2026-01-01T12:00:00.000000Z",
     )
+    serve.add_argument(
+        "--log-burst",
+        type=_count,
+        default=0,
+        metavar="RATE",
+        help="benchmark: once someone streams an active instance's log, write RATE lines"
+        " a second into it (once per instance; default 0, off)",
+    )
+    serve.add_argument(
+        "--burst-seconds",
+        type=_positive,
+        default=10.0,
+        metavar="S",
+        help="how long a --log-burst lasts, in real seconds (default 10)",
+    )
     serve.add_argument("--quiet", action="store_true", help="no access log")
 
     config = actions.add_parser("config", help="print a chutes config.ini for a seeded user")
@@ -95,6 +117,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         default=None,
         help="auto-refresh interval (default 10; 0 turns it off)",
+    )
+    live = parser.add_argument_group("live view")
+    live.add_argument(
+        "--chute", metavar="NAME", help="open straight into the live view of a chute (name or id)"
+    )
+    live.add_argument(
+        "--poll",
+        type=_positive,
+        metavar="SECONDS",
+        default=None,
+        help="how often the live view reads the chute's status (default 5)",
+    )
+    live.add_argument(
+        "--backfill",
+        type=_count,
+        metavar="LINES",
+        default=None,
+        help="lines of history per instance log, 0 to 10000 (default 100)",
+    )
+    live.add_argument(
+        "--log-lines",
+        type=_count,
+        metavar="LINES",
+        default=None,
+        help="lines kept per log pane (default 10000); older ones are dropped",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _sandbox_parser(commands)
