@@ -33,7 +33,7 @@ from chutes_tui.client.errors import (
     StreamBroken,
     Unreachable,
 )
-from chutes_tui.core.live import InstanceState, LiveChute, TimelineEvent
+from chutes_tui.core.live import InstanceState, LiveChute, TimelineEvent, duration
 from chutes_tui.core.logbuffer import DEFAULT_CAP, MAX_BACKFILL, LogLine, stamp
 from chutes_tui.tui.widgets.account_bar import AccountBar
 from chutes_tui.tui.widgets.log_panes import ALL, LogPanes
@@ -87,14 +87,6 @@ def _clock(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def _age(seconds: float) -> str:
-    if seconds < 90:
-        return f"{int(seconds)}s"
-    if seconds < 5400:
-        return f"{int(seconds // 60)}m"
-    return f"{seconds / 3600:.1f}h"
 
 
 class LiveScreen(Screen):
@@ -279,7 +271,7 @@ class LiveScreen(Screen):
             "active": "yes" if state.active else "no",
             "verified": "yes" if state.verified else "no",
             "last": last,
-            "age": _age(state.age(now)),
+            "age": duration(state.age(now)),
             "state": label,
         }
 
@@ -303,7 +295,7 @@ class LiveScreen(Screen):
         now = time.time()
         for state in self.live.instances.values():  # type: ignore[union-attr]
             if state.instance_id in table.rows and state.gone_at is None:
-                table.update_cell(state.instance_id, "age", _age(state.age(now)))
+                table.update_cell(state.instance_id, "age", duration(state.age(now)))
 
     def _render_timeline(self) -> None:
         text = Text()
