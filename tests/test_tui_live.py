@@ -86,7 +86,8 @@ async def test_deploy_warm_up_hot_logs_idle_and_cold(server: Server) -> None:
         assert isinstance(app.screen, ConfirmScreen)
         assert "/hour per instance" in static_text(app, "#dialog-body")  # the cost, first
         await pilot.press("y")
-        await wait_for(pilot, lambda: live.hot, "hot", timeout=20)
+        routable = lambda: [state for state in live.present() if state.routable]  # noqa: E731
+        await wait_for(pilot, lambda: live.hot and routable(), "hot", timeout=20)
         header = static_text(app, "#live-header")
         assert "HOT" in header and "hot after" in header
         kinds = [event.kind for event in live.events]
@@ -95,7 +96,7 @@ async def test_deploy_warm_up_hot_logs_idle_and_cold(server: Server) -> None:
         # a poll sees each step, or a new instance already verified and active
         told = " ".join(event.text for event in after_warmup)
         assert "verified" in told and "active" in told
-        instance_id = next(state.instance_id for state in live.present() if state.routable)
+        instance_id = routable()[0].instance_id
         assert instance_id in screen(app).query_one("#live-instances").rows
         await wait_for(
             pilot,
