@@ -385,7 +385,7 @@ def test_logs_backfill_then_stop(slow: Cli) -> None:
     )
     assert one == lines[-1:]
     text = slow("--output", "table", "logs", "echo-stream", output="text").stdout
-    assert text.splitlines() == expected
+    assert text.splitlines() == [f"[{instance['instance_id'][:8]}] {line}" for line in expected]
 
 
 def test_logs_of_a_cold_chute_print_nothing(cli: Cli) -> None:
@@ -502,12 +502,15 @@ def test_share_list_and_unshare(fresh: Cli) -> None:
 
 
 def test_warmup_wait_until_hot(fresh: Cli) -> None:
-    result = fresh("warmup", "echo-stream", "--wait", "--timeout", "30").json()
+    run = fresh("warmup", "echo-stream", "--wait", "--timeout", "30", output="stream")
+    *events, result = json_stream(run.stdout)  # JSON Lines: the events, then the result
     assert result["hot"] is True and result["chute"] == "echo-stream"
-    statuses = [event["status"] for event in result["events"]]
+    statuses = [event["status"] for event in events]
     assert statuses[-1] == "hot" and set(statuses[:-1]) <= {"cold"}
     # How many `cold` events arrive depends on timing: keep one of each for the golden file.
-    result["events"] = [result["events"][0], result["events"][-1]]
+    result["events"] = [
+        {key: event[key] for key in ("status", "log")} for event in (events[0], events[-1])
+    ]
     golden_json(fresh.box, "warmup_wait.json", result)
     assert fresh("chutes", "get", "echo-stream").json()["hot"] is True
 
@@ -516,11 +519,10 @@ def test_warmup_wait_times_out_on_a_cold_chute(slow: Cli) -> None:
     started = time.monotonic()
     run = slow("warmup", "llama-mini", "--wait", "--timeout", "0.2", code=ExitCode.TIMED_OUT)
     assert time.monotonic() - started < 10
-    result = run.json()  # the partial result still comes out, as JSON
+    *events, result = json_stream(run.stdout)  # the result still comes out, last
     assert result["hot"] is False and 0.2 <= result["waited_seconds"] < 5
-    assert {event["status"] for event in result["events"]} <= {"cold"}
+    assert {event["status"] for event in events} <= {"cold"}  # zero or one in 0.2 s
     assert run.stderr == "chutes-tui: error: llama-mini was not hot after 0.2 s\n"
-    del result["events"]  # zero or one `cold` event in 0.2 s
     golden_json(slow.box, "warmup_wait_timeout.json", result)
 
 

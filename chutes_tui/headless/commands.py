@@ -6,12 +6,21 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
 from chutes_tui.client.api import ChutesClient, is_uuid
-from chutes_tui.client.errors import ExitCode, NotFound, TimedOut
+from chutes_tui.client.errors import (
+    ExitCode,
+    NotFound,
+    RateLimited,
+    ServerError,
+    StreamBroken,
+    TimedOut,
+    Unreachable,
+)
 from chutes_tui.headless.output import Column, Output, plain
 
 Command = Callable[[ChutesClient, argparse.Namespace, Output], Awaitable[int]]
@@ -243,37 +252,86 @@ async def shares(client: ChutesClient, args: argparse.Namespace, out: Output) ->
     return ExitCode.OK
 
 
+WarmupHandler = Callable[[dict[str, Any]], None]
+# Failures worth reopening a stream for; anything else (404, 402, 403) cannot get better.
+REOPENABLE = (StreamBroken, Unreachable, ServerError, RateLimited)
+WARMUP_BACKOFF = 0.5  # seconds before the first reopening, doubling while it keeps failing
+WARMUP_MAX_BACKOFF = 8.0
+
+
 async def follow_warmup(
-    client: ChutesClient, chute: str, timeout: float, out: Output
+    client: ChutesClient,
+    chute: str,
+    timeout: float,
+    out: Output,
+    on_event: WarmupHandler | None = None,
 ) -> dict[str, Any]:
-    """Follow the warmup stream until hot or `timeout`: what happened, as a record."""
+    """Follow the warmup until hot or `timeout`, reopening the stream when it ends early.
+
+    Each event, and each reopening (status `reconnecting`), goes to `on_event` as
+    `{status, log, elapsed}`; by default people see them on stderr. Returns what happened.
+    """
     started = time.monotonic()
     events: list[dict[str, Any]] = []
+    handler = on_event or _warmup_notes(out)
 
-    async def follow() -> bool:
-        async for event in client.warmup(chute):
-            events.append(event.model_dump(mode="json"))
-            if not out.json:
-                out.info(f"{event.status}: {event.log}")
-            if event.status == "hot":
-                return True
-        return False
+    def note(status: str, log: str) -> None:
+        events.append({"status": status, "log": log})
+        handler({"status": status, "log": log, "elapsed": round(time.monotonic() - started, 2)})
 
     try:
-        hot = await asyncio.wait_for(follow(), timeout=timeout)
+        hot = await asyncio.wait_for(_until_hot(client, chute, note), timeout=timeout)
     except TimeoutError:
         hot = False
     waited = round(time.monotonic() - started, 3)
     return {"chute": chute, "hot": hot, "waited_seconds": waited, "events": events}
 
 
+def _warmup_notes(out: Output) -> WarmupHandler:
+    """Events as stderr notes for people; nothing extra for JSON readers."""
+    if out.json:
+        return lambda record: None
+    return lambda record: out.info(f"{record['status']}: {record['log']}")
+
+
+async def _until_hot(client: ChutesClient, chute: str, note: Callable[[str, str], None]) -> bool:
+    """Read warmup streams until one says hot (the server closes them after ~600 s)."""
+    failures, opened = 0, False
+    while True:
+        try:
+            async with aclosing(client.warmup(chute)) as stream:
+                async for event in stream:
+                    failures, opened = 0, True
+                    note(event.status, event.log)
+                    if event.status == "hot":
+                        return True
+            reason = "the warmup stream ended before the chute went hot"
+        except REOPENABLE as error:
+            if isinstance(error, Unreachable) and not opened:
+                raise  # never reached the API at all: a wrong URL does not fix itself
+            reason = error.message
+        delay = min(WARMUP_BACKOFF * 2**failures, WARMUP_MAX_BACKOFF)
+        failures += 1
+        note("reconnecting", f"{reason}; reopening in {delay:g} s")
+        await asyncio.sleep(delay)
+
+
+def _warmup_printer(out: Output) -> WarmupHandler:
+    """Warmup events on stdout: JSON Lines, or `elapsed  status  log` for people."""
+    if out.json:
+        return out.line
+    return lambda record: out.text(
+        f"{record['elapsed']:5.1f}s  {record['status']}  {record['log']}"
+    )
+
+
 async def warmup(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
     if not args.wait:
         out.result(await client.warmup_status(args.chute))
         return ExitCode.OK
-    record = await follow_warmup(client, args.chute, args.timeout, out)
+    record = await follow_warmup(client, args.chute, args.timeout, out, _warmup_printer(out))
     if out.json:
-        out.result(record)
+        out.line({key: record[key] for key in ("chute", "hot", "waited_seconds")})
     elif record["hot"]:
         out.text(f"{args.chute} is hot after {record['waited_seconds']:.1f} s")
     if not record["hot"]:
@@ -281,39 +339,164 @@ async def warmup(client: ChutesClient, args: argparse.Namespace, out: Output) ->
     return ExitCode.OK
 
 
+LogPrinter = Callable[[str], None]
+RESTART_DELAY = 1.0  # seconds before reopening a log stream whose reconnects ran out
+
+
 async def logs(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
     if not 0 <= args.backfill <= 10000:
         out.error("--backfill must be between 0 and 10000")
         return ExitCode.USAGE
+    if args.poll <= 0:
+        out.error("--poll must be more than 0 seconds")
+        return ExitCode.USAGE
     try:
         chute = await client.get_chute(args.target)
-        instance_ids = [instance.instance_id for instance in chute.instances]
-        if not instance_ids:
-            out.info(f"{chute.name} has no instances (it is cold): nothing to show.")
-            return ExitCode.OK
     except NotFound:
         if not is_uuid(args.target):
             raise
-        instance_ids = [args.target]
-    prefix = len(instance_ids) > 1
-
-    async def stream(instance_id: str) -> None:
-        async for line in _instance_lines(client, instance_id, args):
-            tag = f"[{instance_id[:8]}] " if prefix else ""
-            if out.json:
-                out.line({"instance_id": instance_id, "log": line})
-            else:
-                out.text(f"{tag}{line}")
-
-    await asyncio.gather(*(stream(instance_id) for instance_id in instance_ids))
+        await _one_instance(client, args.target, args, out)
+        return ExitCode.OK
+    instance_ids = [instance.instance_id for instance in chute.instances]
+    if not args.follow:
+        if not instance_ids:
+            out.info(f"{chute.name} has no instances (it is cold): nothing to show.")
+            return ExitCode.OK
+        await asyncio.gather(
+            *(
+                _history(client, instance_id, args.backfill, _log_printer(out, instance_id))
+                for instance_id in instance_ids
+            )
+        )
+        return ExitCode.OK
+    if not instance_ids:
+        out.info(f"{chute.name} has no instances (it is cold): waiting for some to start ...")
+    await _follow_chute(client, chute.chute_id, instance_ids, args, out)
     return ExitCode.OK
 
 
-def _instance_lines(client: ChutesClient, instance_id: str, args: argparse.Namespace):
-    """History then, with --follow, live lines."""
-    return client.instance_logs(
-        instance_id, args.backfill, reconnect=args.follow, follow=args.follow
-    )
+def _log_printer(out: Output, instance_id: str, tagged: bool = True) -> LogPrinter:
+    """One log line on stdout: JSON Lines, or text tagged `[id8] ` for a chute's instances."""
+    if out.json:
+        return lambda line: out.line({"instance_id": instance_id, "log": line})
+    tag = f"[{instance_id[:8]}] " if tagged else ""
+    return lambda line: out.text(f"{tag}{line}")
+
+
+async def _history(client: ChutesClient, instance_id: str, backfill: int, emit: LogPrinter) -> None:
+    async for line in _instance_lines(client, instance_id, backfill):
+        emit(line)
+
+
+def _instance_lines(client: ChutesClient, instance_id: str, backfill: int) -> AsyncIterator[str]:
+    """The history of one instance: it ends once the log server has nothing more to say."""
+    return client.instance_logs(instance_id, backfill, reconnect=False, follow=False)
+
+
+async def _one_instance(
+    client: ChutesClient, instance_id: str, args: argparse.Namespace, out: Output
+) -> None:
+    """An instance named by id: its history, then with --follow its live lines until gone."""
+    emit = _log_printer(out, instance_id, tagged=False)
+    if not args.follow:
+        await _history(client, instance_id, args.backfill, emit)
+        return
+    tag = f"[{instance_id[:8]}]"
+    async with aclosing(client.log_feed(instance_id, args.backfill)) as feed:
+        async for item in feed:
+            if isinstance(item, list):
+                for line in item:
+                    emit(line)
+            else:
+                out.info(f"{tag} {'instance gone' if item.kind == 'gone' else item.message}")
+
+
+async def _follow_chute(
+    client: ChutesClient,
+    chute_id: str,
+    instance_ids: list[str],
+    args: argparse.Namespace,
+    out: Output,
+) -> None:
+    """Stream every instance of a chute, picking up new ones every `--poll` seconds."""
+    streams: dict[str, asyncio.Task[None]] = {}
+    try:
+        while True:
+            for instance_id in instance_ids:
+                if instance_id not in streams:
+                    streams[instance_id] = asyncio.create_task(
+                        _follow_instance(client, chute_id, instance_id, args.backfill, out)
+                    )
+            await _watch(streams.values(), args.poll)
+            instance_ids = await _current_instances(client, chute_id, instance_ids, out)
+    finally:
+        for task in streams.values():
+            task.cancel()
+        await asyncio.gather(*streams.values(), return_exceptions=True)
+
+
+async def _watch(streams: Iterable[asyncio.Task[None]], seconds: float) -> None:
+    """Wait up to `seconds`; a stream that failed for good ends the command with its error."""
+    running = [task for task in streams if not task.done()]
+    if not running:
+        await asyncio.sleep(seconds)
+        return
+    done, _ = await asyncio.wait(running, timeout=seconds, return_when=asyncio.FIRST_EXCEPTION)
+    for task in done:
+        error = task.exception()
+        if error is not None:
+            raise error
+
+
+async def _current_instances(
+    client: ChutesClient, chute_id: str, known: list[str], out: Output
+) -> list[str]:
+    """The chute's instance ids now; the last known ones if the API is briefly away."""
+    try:
+        chute = await client.get_chute(chute_id)
+    except (*REOPENABLE, TimedOut) as error:
+        out.info(f"could not check for new instances: {error.message}")
+        return known
+    return [instance.instance_id for instance in chute.instances]
+
+
+async def _follow_instance(
+    client: ChutesClient, chute_id: str, instance_id: str, backfill: int, out: Output
+) -> None:
+    """Live lines of one instance until it leaves the chute, then a note on stderr."""
+    emit, tag = _log_printer(out, instance_id), f"[{instance_id[:8]}]"
+    while True:
+        try:
+            async with aclosing(client.log_feed(instance_id, backfill)) as feed:
+                async for item in feed:
+                    if isinstance(item, list):
+                        for line in item:
+                            emit(line)
+                    elif item.kind == "gone" or (
+                        item.kind == "retrying"
+                        and not await _in_chute(client, chute_id, instance_id)
+                    ):
+                        break
+                    else:
+                        out.info(f"{tag} {item.message}")
+        except REOPENABLE as error:
+            out.info(f"{tag} {error.message}")
+        if not await _in_chute(client, chute_id, instance_id):
+            out.info(f"{tag} instance gone")
+            return
+        backfill = 0  # the history was shown already
+        await asyncio.sleep(RESTART_DELAY)
+
+
+async def _in_chute(client: ChutesClient, chute_id: str, instance_id: str) -> bool:
+    """Whether the chute still lists the instance (yes, when that cannot be checked now)."""
+    try:
+        chute = await client.get_chute(chute_id)
+    except NotFound:
+        return False
+    except (*REOPENABLE, TimedOut):
+        return True
+    return any(instance.instance_id == instance_id for instance in chute.instances)
 
 
 PRICE_COLUMNS = (

@@ -165,16 +165,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     warmup = commands.add_parser("warmup", help="warm a chute up; --wait until it is hot")
     warmup.add_argument("chute", metavar="CHUTE")
-    warmup.add_argument("--wait", action="store_true", help="follow the warmup until hot")
     warmup.add_argument(
-        "--timeout", type=float, default=600.0, help="seconds to wait with --wait (default 600)"
+        "--wait",
+        action="store_true",
+        help="print each warmup event (JSON Lines without a terminal) until the chute is hot",
+    )
+    warmup.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="seconds to wait with --wait, across reconnects (default 600; then exit 7)",
     )
     _common(warmup)
 
-    logs = commands.add_parser("logs", help="instance logs of a chute or one instance")
+    logs = commands.add_parser(
+        "logs",
+        help="instance logs of a chute (lines tagged [id8]) or of one instance",
+    )
     logs.add_argument("target", metavar="CHUTE_OR_INSTANCE")
-    logs.add_argument("--follow", "-f", action="store_true", help="keep streaming new lines")
-    logs.add_argument("--backfill", type=int, default=100, help="lines of history (0-10000)")
+    logs.add_argument(
+        "--follow",
+        "-f",
+        action="store_true",
+        help="keep streaming, picking up new instances, until ctrl+c",
+    )
+    logs.add_argument(
+        "--backfill", type=int, default=100, metavar="N", help="lines of history (0-10000)"
+    )
+    # How often --follow looks for new instances; tests make it fast.
+    logs.add_argument("--poll", type=float, default=5.0, metavar="S", help=argparse.SUPPRESS)
     _common(logs)
 
     pricing = commands.add_parser("pricing", help="GPU prices per hour")
