@@ -23,6 +23,8 @@ def _settings(args: argparse.Namespace) -> SandboxSettings:
         gpu_table=GpuTable.load(args.gpu_table),
         seed_time=args.seed_time,
         extra_chutes=max(args.extra_chutes, 0),
+        log_burst=args.log_burst,
+        burst_seconds=args.burst_seconds,
     )
 
 

@@ -30,6 +30,8 @@ class SandboxSettings:
     log_interval: float = 3.0
     seed_time: str | None = None
     extra_chutes: int = 0
+    log_burst: int = 0  # benchmark: lines per second written into a watched instance's log
+    burst_seconds: float = 10.0  # how long a burst lasts, in real seconds
 
     def real(self, simulated_seconds: float) -> float:
         """Wall-clock seconds for a span of simulated time."""

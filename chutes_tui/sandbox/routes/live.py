@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import AsyncIterator
+from json.encoder import encode_basestring_ascii
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
@@ -107,22 +109,42 @@ def _event(payload: dict) -> str:
     return f"data: {json.dumps(payload)}\n\n"
 
 
+CONNECTED = _event({"event": "connected", "filename": "current"})
+
+
+def _log_chunk(lines: list[str]) -> str:
+    """Log events for many lines in one string, framed exactly as `_event({"log": line})`."""
+    return "".join([f'data: {{"log": {encode_basestring_ascii(line)}}}\n\n' for line in lines])
+
+
 async def _log_events(box: Sandbox, instance_id: str, backfill: int) -> AsyncIterator[str]:
+    """History, then whatever is new at each wake as one chunk, `.` when idle.
+
+    Idle keep-alives go out at most once per keep-alive period, however often other
+    instances' writes wake the stream; the first comes right after the history.
+    """
     logs = box.sim.logs
-    yield _event({"event": "connected", "filename": "current"})
-    lines, position = logs.tail(instance_id, backfill)
-    for line in lines:
-        yield _event({"log": line})
-    keepalive = min(KEEPALIVE, max(0.05, box.settings.real(KEEPALIVE)))
-    while True:
-        lines, position = logs.after(instance_id, position)
-        for line in lines:
-            yield _event({"log": line})
-        if logs.closed(instance_id):
-            return
-        if not lines:
-            yield ".\n\n"
-        await logs.wait(keepalive)
+    logs.attach(instance_id)
+    try:
+        yield CONNECTED
+        lines, position = logs.tail(instance_id, backfill)
+        if lines:
+            yield _log_chunk(lines)
+        keepalive = min(KEEPALIVE, max(0.05, box.settings.real(KEEPALIVE)))
+        last_keepalive = -math.inf
+        while True:
+            seen = logs.version()
+            lines, position = logs.after(instance_id, position)
+            if lines:
+                yield _log_chunk(lines)
+            if logs.closed(instance_id):
+                return
+            if not lines and time.monotonic() - last_keepalive >= keepalive * 0.9:
+                last_keepalive = time.monotonic()
+                yield ".\n\n"
+            await logs.wait(keepalive, seen)
+    finally:
+        logs.detach(instance_id)
 
 
 @router.get("/instances/{instance_id}/logs")
