@@ -284,7 +284,7 @@ class LiveScreen(Screen):
             cells = self._instance_cells(state, now)
             if state.instance_id in table.rows:
                 for key, value in cells.items():
-                    table.update_cell(state.instance_id, key, value)
+                    table.update_cell(state.instance_id, key, value, update_width=True)
             else:
                 table.add_row(*cells.values(), key=state.instance_id)
             if state.gone:
@@ -488,6 +488,8 @@ class LiveScreen(Screen):
                     async for event in client.warmup(live.chute_id):
                         failures = 0
                         self._changed(live.apply_warmup(event))
+                        if event.status == "hot":
+                            self._poll_wake.set()  # the instances table catches up now
                     if not live.hot:
                         self._note(
                             "warmup", "the stream ended before the chute went hot; w retries"
