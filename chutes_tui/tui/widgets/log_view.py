@@ -174,8 +174,10 @@ class LogView(ScrollView, can_focus=True):
             self._scroll_to_end()
 
     def _scroll_to_end(self) -> None:
+        # Forced: right after the virtual size grows, the scrollbar (and so the permission to
+        # scroll) only appears at the next layout.
         self._following_scroll = True
-        self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+        self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
         self._following_scroll = False
         self.unseen = 0
 

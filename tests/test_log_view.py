@@ -1,0 +1,137 @@
+"""The log view on its own: wrapping, eviction while paused, follow, search, odd bytes."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from chutes_tui.core.logbuffer import LogBuffer, LogLine
+from chutes_tui.tui.widgets.log_view import CURRENT_STYLE, MATCH_STYLE, LogView
+
+WIDTH, HEIGHT = 40, 10
+
+
+class ViewApp(App):
+    def __init__(self, buffer: LogBuffer) -> None:
+        super().__init__()
+        self.buffer = buffer
+
+    def compose(self) -> ComposeResult:
+        yield LogView(self.buffer, id="view")
+
+
+def lines(buffer: LogBuffer, texts: list[str], source: str = "abcdef0123") -> None:
+    buffer.extend(LogLine(1_700_000_000.0, source, text) for text in texts)
+
+
+def row_text(view: LogView, y: int) -> str:
+    return "".join(segment.text for segment in view.render_line(y)).rstrip()
+
+
+async def test_following_shows_the_newest_lines_after_each_batch() -> None:
+    buffer = LogBuffer(1000)
+    app = ViewApp(buffer)
+    async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
+        view = app.query_one(LogView)
+        view.set_options(timestamps=False)
+        lines(buffer, [f"line {n}" for n in range(100)])
+        view.sync()
+        await pilot.pause()
+        assert view.virtual_size.height == 100
+        assert row_text(view, view.size.height - 1) == "line 99"
+
+
+async def test_wrapping_splits_long_lines_into_rows_and_back() -> None:
+    buffer = LogBuffer(100)
+    app = ViewApp(buffer)
+    async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
+        view = app.query_one(LogView)
+        view.set_options(timestamps=False)
+        width = view.scrollable_content_region.width
+        lines(buffer, ["short", "x" * (width * 2 + 3), "end"])
+        view.sync()
+        view.action_top()
+        view.set_options(wrap=True)
+        await pilot.pause()
+        assert view.virtual_size.height == 1 + 3 + 1
+        assert [row_text(view, y) for y in range(5)] == [
+            "short",
+            "x" * width,
+            "x" * width,
+            "xxx",
+            "end",
+        ]
+        view.set_options(wrap=False)
+        await pilot.pause()
+        assert view.virtual_size.height == 3
+
+
+async def test_a_paused_view_stays_on_its_lines_while_old_ones_are_dropped() -> None:
+    buffer = LogBuffer(50)
+    app = ViewApp(buffer)
+    async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
+        view = app.query_one(LogView)
+        view.set_options(timestamps=False)
+        lines(buffer, [f"line {n}" for n in range(50)])
+        view.sync()
+        await pilot.pause()
+        view.pause()
+        view.scroll_to(y=20, animate=False, immediate=True)
+        await pilot.pause()
+        assert row_text(view, 0) == "line 20"
+        lines(buffer, [f"line {n}" for n in range(50, 60)])  # drops lines 0-9
+        view.sync()
+        await pilot.pause()
+        assert row_text(view, 0) == "line 20"
+        assert view.unseen == 10 and not view.follow
+
+
+async def test_scrolling_up_pauses_and_end_follows_again() -> None:
+    buffer = LogBuffer(500)
+    app = ViewApp(buffer)
+    async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
+        view = app.query_one(LogView)
+        lines(buffer, [f"line {n}" for n in range(200)])
+        view.sync()
+        view.focus()
+        await pilot.pause()
+        await pilot.press("pageup")
+        assert not view.follow
+        await pilot.press("end")
+        assert view.follow and view.scroll_y == view.max_scroll_y
+
+
+async def test_search_highlights_and_walks_matches_both_ways() -> None:
+    buffer = LogBuffer(100)
+    app = ViewApp(buffer)
+    async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
+        view = app.query_one(LogView)
+        lines(buffer, ["GET /a 200", "POST /b 500", "GET /c 200", "POST /d 500", "idle"])
+        view.sync()
+        await pilot.pause()
+        view.search("post")
+        assert view.current == 3  # the newest match first
+        text = view._text(buffer[3], 3)
+        assert [span.style for span in text.spans if span.style == CURRENT_STYLE]
+        other = view._text(buffer[1], 1)
+        assert [span.style for span in other.spans if span.style == MATCH_STYLE]
+        assert view.next_match(forward=False) and view.current == 1
+        assert view.next_match(forward=False) and view.current == 3  # wraps
+        assert view.next_match(forward=True) and view.current == 1
+        view.search("nothing here")
+        assert view.current is None
+
+
+async def test_control_bytes_and_colour_codes_do_not_reach_the_terminal() -> None:
+    buffer = LogBuffer(10)
+    app = ViewApp(buffer)
+    async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
+        view = app.query_one(LogView)
+        view.set_options(timestamps=False)
+        lines(buffer, ["\x1b[31mred\x1b[0m text", "bell\x07 and\tab", "a\x00b"])
+        view.sync()
+        view.action_top()
+        await pilot.pause()
+        rendered = [row_text(view, y) for y in range(3)]
+        assert rendered[0] == "red text"
+        assert "\x07" not in rendered[1] and "\t" not in rendered[1]
+        assert rendered[2] == "ab"
