@@ -169,8 +169,6 @@ async def test_an_update_shows_no_fee(own_box: Sandbox, chutes_dir: Path) -> Non
         assert app.screen.plan.existing and app.screen.plan.fee == 0
         assert "none (an update)" in static_text(app, "#fee")
         await pilot.press("y")
-        await wait_for(
-            pilot, lambda: isinstance(app.screen, LiveScreen), "updated", timeout=15
-        )
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), "updated", timeout=15)
     after = own_box.query("SELECT balance FROM users WHERE username = 'demo'")[0]
     assert after["balance"] == balance["balance"]  # an update is free
