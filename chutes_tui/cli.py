@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -135,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LINES",
         default=None,
         help="lines of history per instance log, 0 to 10000 (default 100)",
+    )
+    live.add_argument(
+        "--events-url",
+        metavar="URL",
+        default=os.environ.get("CHUTES_EVENTS_URL") or None,
+        help="the platform's Socket.IO events channel for the live view: a URL, or auto"
+        " (api.X becomes events.X); default $CHUTES_EVENTS_URL; needs python-socketio",
     )
     live.add_argument(
         "--log-lines",

@@ -376,3 +376,18 @@ def test_mark_gone_keeps_the_instance_and_says_so_once(clock) -> None:
     assert [event.kind for event in events] == ["gone"]
     assert live.instances["i-1"].gone and live.counts() == (0, 0, 0)
     assert live.mark_gone("i-1") == [] and live.mark_gone("unknown") == []
+
+
+def test_an_events_channel_payload_goes_in_the_timeline_and_names_the_gpu(clock) -> None:
+    live = LiveChute(chute(instance("i-1")), clock=clock)
+    payload = {
+        "reason": "instance_created",
+        "message": "Miner 5X has provisioned an instance of chute c on 1xh100",
+        "data": {"chute_id": "c", "instance_id": "i-1", "gpu_count": 1, "gpu_model_name": "h100"},
+    }
+    (event,) = live.apply_event(payload)
+    assert event.kind == "event" and event.instance_id == "i-1"
+    assert event.text.startswith("instance_created: Miner 5X")
+    assert live.instances["i-1"].gpu_model_name == "h100"
+    (hot,) = live.apply_event({"reason": "instance_hot", "data": {"chute_id": "c"}})
+    assert hot.instance_id is None and hot.text == "instance_hot: instance_hot"

@@ -13,7 +13,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from chutes_tui.client.models import (
     Bounty,
@@ -36,6 +36,7 @@ EventKind = Literal[
     "stream",
     "error",
     "note",
+    "event",
 ]
 KINDS: frozenset[str] = frozenset(get_args(EventKind))
 DEFAULT_MAX_EVENTS = 500
@@ -219,6 +220,22 @@ class LiveChute:
             return self._emit("warmup", "warmup requested; chute is already hot", at=now)
         self._warm_start, self._warm_end = now, None
         return self._emit("warmup", "warmup requested; waiting for a routable instance", at=now)
+
+    def apply_event(self, payload: dict[str, Any]) -> list[TimelineEvent]:
+        """One payload of the platform's events channel, in the server's own words.
+
+        The chute detail stays the truth about instances (the caller polls it after an
+        event); an `instance_created` event also tells which GPU the instance runs on.
+        """
+        reason = str(payload.get("reason") or "event")
+        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+        instance_id = data.get("instance_id")
+        state = self.instances.get(instance_id) if isinstance(instance_id, str) else None
+        if state is not None and reason == "instance_created":
+            state.gpu_model_name = data.get("gpu_model_name") or state.gpu_model_name
+            state.gpu_count = data.get("gpu_count") or state.gpu_count
+        message = str(payload.get("message") or reason)
+        return [self._emit("event", f"{reason}: {message}", instance_id or None)]
 
     def mark_gone(self, instance_id: str) -> list[TimelineEvent]:
         """An instance the API says no longer exists (its log stream got a 404)."""

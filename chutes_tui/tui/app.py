@@ -39,6 +39,12 @@ LARGE_LIST = 2000
 LARGE_LIST_INTERVAL = 30.0
 
 
+def _has_socketio() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("socketio") is not None
+
+
 def styles_dir() -> Path:
     """The stylesheets: packed inside the installed package, or top-level in a checkout."""
     packed = Path(__file__).resolve().parents[1] / "styles"
@@ -114,7 +120,15 @@ class ChutesApp(App):
         """The live view of one chute (`replace` swaps it for the current screen)."""
         from chutes_tui.tui.screens.live import LiveOptions, LiveScreen
 
-        screen = LiveScreen(ref, LiveOptions.from_prefs(self.prefs, **self.live_overrides))
+        options = LiveOptions.from_prefs(self.prefs, **self.live_overrides)
+        base_url = self.session.connection.base_url
+        if options.events_url == "auto":
+            from chutes_tui.client.events import events_url
+
+            options.events_url = events_url(base_url)
+        elif options.events_url is None and self.session.sandbox is not None and _has_socketio():
+            options.events_url = base_url  # the embedded sandbox serves it too
+        screen = LiveScreen(ref, options)
         if replace:
             self.switch_screen(screen)
         else:

@@ -44,6 +44,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
             "poll_interval": args.poll,
             "backfill": args.backfill,
             "max_lines": args.log_lines,
+            "events_url": args.events_url,
         },
     )
     try:

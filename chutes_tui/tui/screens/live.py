@@ -24,6 +24,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from chutes_tui.client.api import StreamNotice
 from chutes_tui.client.errors import (
     AuthError,
     ChutesError,
@@ -56,6 +57,7 @@ EVENT_STYLES = {
     "gone": "red",
     "error": "bold red",
     "stream": "dim yellow",
+    "event": "magenta",
 }
 
 
@@ -66,15 +68,13 @@ class LiveOptions:
     poll_interval: float = 5.0
     backfill: int = 100
     max_lines: int = DEFAULT_CAP
+    events_url: str | None = None  # the Socket.IO events channel, when one is set
 
     @classmethod
     def from_prefs(cls, prefs: dict[str, Any], **overrides: Any) -> LiveOptions:
         section = prefs.get("live") or {}
-        values = {
-            key: section[key]
-            for key in ("poll_interval", "backfill", "max_lines")
-            if key in section
-        }
+        keys = ("poll_interval", "backfill", "max_lines", "events_url")
+        values = {key: section[key] for key in keys if key in section}
         values.update({key: value for key, value in overrides.items() if value is not None})
         options = cls(**values)
         options.backfill = min(max(int(options.backfill), 0), MAX_BACKFILL)
@@ -165,6 +165,8 @@ class LiveScreen(Screen):
                 chute = await client.get_chute(self.ref)
                 if self.live is None:
                     self.live = LiveChute()
+                    if self.options.events_url:
+                        self.run_worker(self._follow_events(), group="events")
                 self._changed(self.live.apply_chute(chute))
                 if self.warming and not self.live.hot:
                     quick = await client.warmup_status(chute.chute_id)
@@ -510,6 +512,22 @@ class LiveScreen(Screen):
         finally:
             self.warming = False
             self._render_header()
+
+    async def _follow_events(self) -> None:
+        """The platform's events channel: each event goes in the timeline and polls now."""
+        from chutes_tui.client.events import chute_events
+
+        live = self.live
+        assert live is not None and live.chute_id is not None
+        try:
+            async for item in chute_events(self.options.events_url or "", live.chute_id):
+                if isinstance(item, StreamNotice):
+                    self._note("stream", item.message)
+                    continue
+                self._changed(live.apply_event(item))
+                self._poll_wake.set()
+        except ChutesError as error:
+            self._note("error", f"events channel: {error.message}")
 
     def _note(self, kind: str, text: str, instance_id: str | None = None) -> None:
         if self.live is not None:
