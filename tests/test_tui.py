@@ -839,7 +839,11 @@ async def test_palette_offers_actions_for_the_selection(shared_box: Sandbox) -> 
         await type_text(pilot, "hello")
         await wait_for(pilot, lambda: any("hello-world" in p for p in offered(palette)), "the hits")
         offered_now = " | ".join(offered(palette))
-        for title in ("Open chute hello-world", "Copy id of chute hello-world"):
+        for title in (
+            "Open chute hello-world",
+            "Copy id of chute hello-world",
+            "Live view of chute hello-world",
+        ):
             assert title in offered_now, offered_now
         await pilot.press("enter")  # the best hit: open it
         await wait_for(

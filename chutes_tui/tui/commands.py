@@ -43,6 +43,14 @@ class ChutesCommands(Provider):
                     (f"Copy id of {noun} {name}", screen.action_copy_id, screen.key_of(row)),
                     (f"Delete {noun} {name}", screen.action_delete, "Asks first"),
                 ]
+                if noun == "chute":
+                    commands.append(
+                        (
+                            f"Live view of chute {name}",
+                            partial(app.open_live, screen.key_of(row)),
+                            "Instances, warmup and logs as they happen",
+                        )
+                    )
             commands.append(("Filter this list", screen.action_filter, "Type to narrow"))
         try:
             profiles = config.load_prefs().get("profiles", {})
