@@ -37,7 +37,9 @@ def server(tmp_path: Path) -> Iterator[Server]:
         yield running
 
 
-def live_app(server: Server, user: str = "demo", chute: str | None = None) -> ChutesApp:
+def live_app(
+    server: Server, user: str = "demo", chute: str | None = None, **options: str
+) -> ChutesApp:
     key = api_key(server.db, user)
     connection = config.Connection(
         base_url=server.url, credentials=Credentials(api_key=key), username=user
@@ -46,7 +48,7 @@ def live_app(server: Server, user: str = "demo", chute: str | None = None) -> Ch
         Session(connection, sandbox=None, label=server.url),
         refresh_interval=0,
         open_chute=chute,
-        live_overrides={"poll_interval": POLL},
+        live_overrides={"poll_interval": POLL, **options},
     )
 
 
@@ -240,3 +242,28 @@ async def test_each_instance_has_its_own_pane(server: Server) -> None:
         assert not screen(app).query_one(LogView).prefix  # one instance: no [id8] tags
         await pilot.press("left_square_bracket")
         assert screen(app).logs.pane == ALL
+
+
+async def test_the_events_channel_feeds_the_timeline(server: Server) -> None:
+    pytest.importorskip("socketio")
+    app = live_app(server, chute="llama-mini", events_url=server.url)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: screen(app).live is not None, "the chute", timeout=10)
+        live = screen(app).live
+        await wait_for(
+            pilot,
+            lambda: any("events channel connected" in e.text for e in live.events),
+            "the channel",
+            timeout=15,
+        )
+        await pilot.press("w", "y")
+        await wait_for(
+            pilot,
+            lambda: any(e.text.startswith("instance_activated:") for e in live.events),
+            "the activation event",
+            timeout=20,
+        )
+        reasons = [e.text.split(":")[0] for e in live.events if e.kind == "event"]
+        assert reasons.index("instance_created") < reasons.index("instance_activated")
+        created = next(e for e in live.events if e.text.startswith("instance_created:"))
+        assert live.instances[created.instance_id].gpu_model_name  # named by the event

@@ -519,13 +519,15 @@ class LiveScreen(Screen):
 
         live = self.live
         assert live is not None and live.chute_id is not None
+        channel = chute_events(self.options.events_url or "", live.chute_id)
         try:
-            async for item in chute_events(self.options.events_url or "", live.chute_id):
-                if isinstance(item, StreamNotice):
-                    self._note("stream", item.message)
-                    continue
-                self._changed(live.apply_event(item))
-                self._poll_wake.set()
+            async with contextlib.aclosing(channel):
+                async for item in channel:
+                    if isinstance(item, StreamNotice):
+                        self._note("stream", item.message)
+                        continue
+                    self._changed(live.apply_event(item))
+                    self._poll_wake.set()
         except ChutesError as error:
             self._note("error", f"events channel: {error.message}")
 
