@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chutes_tui.sandbox.context import Sandbox
+from chutes_tui.sandbox.events import Events
 from chutes_tui.sandbox.lifecycle import Simulator
 from chutes_tui.sandbox.routes import chutes, deploy, images, live, logos, users
 from chutes_tui.sandbox.seed import seed
@@ -59,19 +60,24 @@ def open_store(settings: SandboxSettings) -> Store:
     return store
 
 
-def create_app(settings: SandboxSettings) -> FastAPI:
+def create_app(settings: SandboxSettings, events: Events | None = None) -> FastAPI:
+    """The API; lifecycle events go to `events` (dropped without one)."""
+    events = events or Events()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings)
-        sim = Simulator(store, settings)
+        sim = Simulator(store, settings, events)
         app.state.store = store
         app.state.sandbox = Sandbox(store, settings, sim)
+        events.start()
         sim.resume()
         sim.start()
         try:
             yield
         finally:
             await sim.stop()
+            await events.close()
             store.close()
 
     app = FastAPI(

@@ -22,6 +22,7 @@ from typing import Any
 
 from chutes_tui.client.models import NodeSelector
 from chutes_tui.core import pricing
+from chutes_tui.sandbox.events import Events
 from chutes_tui.sandbox.settings import SandboxSettings
 from chutes_tui.sandbox.storage import Store, now_iso
 
@@ -39,6 +40,8 @@ LOAD_WINDOW = (0.05, 0.9)  # weights and warm-up, as fractions of the time to ac
 BURST_DELAY = 1.0  # real seconds between a listener arriving and a burst starting
 BURST_SLICE = 0.01  # real seconds between two writes of a burst
 BURST_WIDTH = 100  # characters in a burst line
+BOUNTY_BASE = 100  # compute units offered for a chute that has just gone cold
+BOUNTY_CAP = 86400
 LLM_TEMPLATES = ("vllm", "sglang")
 LLM_ROUTES: tuple[Route, ...] = (
     ("POST", "/v1/chat/completions", True),
@@ -406,9 +409,12 @@ class Activity:
 class Simulator:
     """Drives every simulated instance of the sandbox."""
 
-    def __init__(self, store: Store, settings: SandboxSettings) -> None:
+    def __init__(
+        self, store: Store, settings: SandboxSettings, events: Events | None = None
+    ) -> None:
         self.store = store
         self.settings = settings
+        self.events = events or Events()
         self.logs = LogBook(on_attach=self._listener_joined)
         self._random = random.Random(LOG_SEED)
         self._rngs: dict[str, random.Random] = {}
@@ -438,8 +444,12 @@ class Simulator:
     # what requests ask for
 
     def warm(self, chute: Row) -> None:
-        """A warmup: keep live instances up, or start one when there are none."""
+        """A warmup: keep live instances up, or start one when there are none.
+        A cold chute gets a bounty first, which a miner then claims."""
         instances = self.store.instances(chute["chute_id"])
+        bounty = self.bounty(instances)
+        if bounty is not None:
+            self.events.bounty(chute["chute_id"], bounty["amount"], bounty["boost"], "cold")
         if instances:
             self._extend(chute)
         else:
@@ -452,9 +462,26 @@ class Simulator:
         self._create(chute)
 
     def forget_chute(self, chute_id: str) -> None:
+        """Before a chute's rows go: settle and retire its instances."""
         for instance in self.store.instances(chute_id):
             self._settle(instance)
             self._retire(instance, "chute deleted")
+
+    def bounty(self, instances: Sequence[Row]) -> dict[str, Any] | None:
+        """A cold chute's bounty, growing with the age of its oldest pending instance;
+        None once an instance is hot."""
+        if any(row["active"] and row["verified"] for row in instances):
+            return None
+        now = time.time()
+        verify = self.settings.real(self.settings.verify_after)
+        oldest = min((row["verify_due"] - verify for row in instances), default=now)
+        age = max(0.0, now - oldest) * self.settings.speed
+        return {
+            "amount": min(3 * int(age) + BOUNTY_BASE, BOUNTY_CAP),
+            "boost": round(1.5 + min(age / (180 * 60), 1.0), 2),
+            "age_seconds": int(age),
+            "created_at": oldest,
+        }
 
     def effective_balance(self, user: Row) -> float:
         """Stored balance minus what running private instances have cost so far."""
@@ -518,6 +545,7 @@ class Simulator:
                     now + self.settings.real(self._shutdown_after(chute)),
                 ),
             )
+        self.events.created(self.store.instance(instance_id))
         self._rngs[instance_id] = random.Random(self._random.getrandbits(64))
         self.logs.write_many(
             instance_id,
@@ -583,14 +611,15 @@ class Simulator:
                     (cost, instance["chute_id"]),
                 )
 
-    def _delete(self, instance: Row, reason: str) -> None:
+    def _delete(self, instance: Row, reason: str, by_miner: bool = False) -> None:
         self._settle(instance)
         with self.store.tx() as db:
             db.execute("DELETE FROM instances WHERE instance_id = ?", (instance["instance_id"],))
-        self._retire(instance, reason)
+        self._retire(instance, reason, by_miner)
 
-    def _retire(self, instance: Row, reason: str) -> None:
-        """Log the shutdown, end the instance's streams, and drop what drives its log."""
+    def _retire(self, instance: Row, reason: str, by_miner: bool = False) -> None:
+        """Log the shutdown, end the instance's streams, drop what drives its log, and
+        announce it: in the miner's words, or else with the platform's reason."""
         instance_id = instance["instance_id"]
         burst = self._bursts.get(instance_id)
         if burst is not None:
@@ -600,6 +629,7 @@ class Simulator:
         rng = self._rngs.pop(instance_id, None) or random.Random(instance_id)
         self.logs.write_many(instance_id, shutdown_lines(rng, reason, bool(instance["active"])))
         self.logs.close(instance_id)
+        self.events.deleted(instance, None if by_miner else _gone(instance, reason))
 
     def tick(self) -> None:
         now = time.time()
@@ -614,7 +644,7 @@ class Simulator:
             if instance["idle_deadline"] <= now:
                 idle = self.store.chute(instance["chute_id"])
                 seconds = int(self._shutdown_after(idle)) if idle else 0
-                self._delete(instance, f"idle for {seconds}s")
+                self._delete(instance, f"idle for {seconds}s", by_miner=True)
                 continue
             if not instance["verified"] and instance["verify_due"] <= now:
                 self._verify(instance, now)
@@ -631,6 +661,7 @@ class Simulator:
                 "UPDATE instances SET verified = 1, last_verified_at = ? WHERE instance_id = ?",
                 (now_iso(), instance_id),
             )
+        self.events.hot(instance)
         self._flush(instance_id, instance["verify_due"])
         self.logs.write(instance_id, "GPU verification passed")
 
@@ -641,6 +672,7 @@ class Simulator:
                 "UPDATE instances SET active = 1, billed_from = ? WHERE instance_id = ?",
                 (now, instance_id),
             )
+        self.events.activated(instance)
         self._flush(instance_id, instance["activate_due"])
         self.logs.write_many(instance_id, ACTIVATION_LINES)
         self._activity[instance_id] = self._serving(instance, now, traffic=True)
@@ -705,6 +737,10 @@ class Simulator:
                 written = target
         if not self.logs.closed(instance_id):
             self.logs.write(instance_id, f"burst done: {written} lines, ended at {time.time():.3f}")
+
+
+def _gone(instance: Row, reason: str) -> str:
+    return f"Instance {instance['instance_id']} of chute {instance['chute_id']} deleted: {reason}"
 
 
 def _spread(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import uvicorn
 
 from chutes_tui.sandbox.app import create_app
+from chutes_tui.sandbox.events import Events
 from chutes_tui.sandbox.settings import SandboxSettings
 
 
@@ -24,15 +25,32 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(settings: SandboxSettings, quiet: bool) -> uvicorn.Server:
+class _Server(uvicorn.Server):
+    """Hangs up on Socket.IO clients first, so open long-polls do not hold up the exit."""
+
+    def __init__(self, config: uvicorn.Config, events: Events) -> None:
+        super().__init__(config)
+        self.events = events
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await self.events.hang_up()
+        await super().shutdown(sockets)
+
+
+def _server(settings: SandboxSettings, quiet: bool, events: bool = True) -> uvicorn.Server:
+    """The API, behind the Socket.IO `events` channel at `/socket.io/` when `events` is on
+    and python-socketio is installed."""
+    channel = Events()
+    app = create_app(settings, channel)
     config = uvicorn.Config(
-        create_app(settings),
+        channel.mount(app) if events else app,
         log_level="warning" if quiet else "info",
         access_log=not quiet,
         timeout_graceful_shutdown=1,
         lifespan="on",
+        ws="auto",  # websockets if installed, else wsproto; Socket.IO falls back to polling
     )
-    return uvicorn.Server(config)
+    return _Server(config, channel)
 
 
 def url_for(sock: socket.socket) -> str:
@@ -40,10 +58,12 @@ def url_for(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def serve(settings: SandboxSettings, host: str, port: int, quiet: bool = False) -> None:
-    """Serve until interrupted."""
+def serve(
+    settings: SandboxSettings, host: str, port: int, quiet: bool = False, events: bool = True
+) -> None:
+    """Serve until interrupted; `events` adds the Socket.IO channel when it can."""
     sock = bind(host, port)
-    server = _server(settings, quiet)
+    server = _server(settings, quiet, events)
     asyncio.run(server.serve(sockets=[sock]))
 
 
@@ -59,11 +79,11 @@ class RunningSandbox:
 
 
 def start_in_thread(
-    settings: SandboxSettings, host: str = "127.0.0.1", port: int = 0
+    settings: SandboxSettings, host: str = "127.0.0.1", port: int = 0, events: bool = True
 ) -> RunningSandbox:
     """Start a sandbox on a background thread and wait until it accepts requests."""
     sock = bind(host, port)
-    server = _server(settings, quiet=True)
+    server = _server(settings, quiet=True, events=events)
     thread = threading.Thread(
         target=lambda: asyncio.run(server.serve(sockets=[sock])), name="sandbox", daemon=True
     )
