@@ -47,23 +47,6 @@ async def _warmup_events(box: Sandbox, chute_id: str) -> AsyncIterator[str]:
             yield _warmup_line("cold", "waiting for instances ...")
 
 
-def _bounty(box: Sandbox, instances: list[dict]) -> dict | None:
-    """Cold chutes carry a bounty that grows with the age of the oldest pending instance."""
-    if not instances or _hot(instances):
-        return None
-    oldest = min(
-        row["verify_due"] - box.settings.real(box.settings.verify_after) for row in instances
-    )
-    age = (time.time() - oldest) * box.settings.speed
-    boost = 1.5 + min(age / (180 * 60), 1.0)
-    return {
-        "amount": min(3 * int(age) + 100, 86400),
-        "boost": round(boost, 2),
-        "age_seconds": int(age),
-        "created_at": oldest,
-    }
-
-
 @router.get("/chutes/warmup/{ref:path}")
 async def warmup(
     request: Request, ref: str, quick: bool = False, user: Caller = Depends(caller("chutes"))
@@ -92,7 +75,7 @@ async def warmup(
         "chute_id": chute["chute_id"],
         "status": "hot" if hot else "cold",
         "instance_count": len(hot),
-        "bounty": _bounty(box, instances),
+        "bounty": box.sim.bounty(instances) if instances else None,
         "instances": [
             {
                 "instance_id": row["instance_id"],
