@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from textual.app import App, ComposeResult
+from textual.pilot import Pilot
 
 from chutes_tui.core.logbuffer import LogBuffer, LogLine
 from chutes_tui.tui.widgets.log_view import CURRENT_STYLE, MATCH_STYLE, LogView
@@ -23,32 +27,34 @@ def lines(buffer: LogBuffer, texts: list[str], source: str = "abcdef0123") -> No
     buffer.extend(LogLine(1_700_000_000.0, source, text) for text in texts)
 
 
+@asynccontextmanager
+async def viewing(cap: int, texts: list[str]) -> AsyncIterator[tuple[Pilot, LogView]]:
+    """A view without timestamps over a buffer holding `texts`, drawn once."""
+    buffer = LogBuffer(cap)
+    app = ViewApp(buffer)
+    async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
+        view = app.query_one(LogView)
+        view.set_options(timestamps=False)
+        lines(buffer, texts)
+        view.sync()
+        await pilot.pause()
+        yield pilot, view
+
+
 def row_text(view: LogView, y: int) -> str:
     return "".join(segment.text for segment in view.render_line(y)).rstrip()
 
 
 async def test_following_shows_the_newest_lines_after_each_batch() -> None:
-    buffer = LogBuffer(1000)
-    app = ViewApp(buffer)
-    async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
-        view = app.query_one(LogView)
-        view.set_options(timestamps=False)
-        lines(buffer, [f"line {n}" for n in range(100)])
-        view.sync()
-        await pilot.pause()
+    async with viewing(1000, [f"line {n}" for n in range(100)]) as (_, view):
         assert view.virtual_size.height == 100
         assert row_text(view, view.size.height - 1) == "line 99"
 
 
 async def test_wrapping_splits_long_lines_into_rows_and_back() -> None:
-    buffer = LogBuffer(100)
-    app = ViewApp(buffer)
-    async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
-        view = app.query_one(LogView)
-        view.set_options(timestamps=False)
-        width = view.scrollable_content_region.width
-        lines(buffer, ["short", "x" * (width * 2 + 3), "end"])
-        view.sync()
+    width = WIDTH  # three lines: no vertical scrollbar takes a column
+    async with viewing(100, ["short", "x" * (width * 2 + 3), "end"]) as (pilot, view):
+        assert view.scrollable_content_region.width == width
         view.action_top()
         view.set_options(wrap=True)
         await pilot.pause()
@@ -66,14 +72,8 @@ async def test_wrapping_splits_long_lines_into_rows_and_back() -> None:
 
 
 async def test_a_paused_view_stays_on_its_lines_while_old_ones_are_dropped() -> None:
-    buffer = LogBuffer(50)
-    app = ViewApp(buffer)
-    async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
-        view = app.query_one(LogView)
-        view.set_options(timestamps=False)
-        lines(buffer, [f"line {n}" for n in range(50)])
-        view.sync()
-        await pilot.pause()
+    async with viewing(50, [f"line {n}" for n in range(50)]) as (pilot, view):
+        buffer = view.buffer
         view.pause()
         view.scroll_to(y=20, animate=False, immediate=True)
         await pilot.pause()
@@ -122,13 +122,8 @@ async def test_search_highlights_and_walks_matches_both_ways() -> None:
 
 
 async def test_control_bytes_and_colour_codes_do_not_reach_the_terminal() -> None:
-    buffer = LogBuffer(10)
-    app = ViewApp(buffer)
-    async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
-        view = app.query_one(LogView)
-        view.set_options(timestamps=False)
-        lines(buffer, ["\x1b[31mred\x1b[0m text", "bell\x07 and\tab", "a\x00b"])
-        view.sync()
+    texts = ["\x1b[31mred\x1b[0m text", "bell\x07 and\tab", "a\x00b"]
+    async with viewing(10, texts) as (pilot, view):
         view.action_top()
         await pilot.pause()
         rendered = [row_text(view, y) for y in range(3)]
