@@ -391,3 +391,14 @@ def test_an_events_channel_payload_goes_in_the_timeline_and_names_the_gpu(clock)
     assert live.instances["i-1"].gpu_model_name == "h100"
     (hot,) = live.apply_event({"reason": "instance_hot", "data": {"chute_id": "c"}})
     assert hot.instance_id is None and hot.text == "instance_hot: instance_hot"
+
+
+def test_only_the_newest_gone_instances_are_kept(clock) -> None:
+    live = LiveChute(chute(*(instance(f"i-{n}") for n in range(5))), clock=clock)
+    for n in range(5):
+        clock.advance(1)
+        live.mark_gone(f"i-{n}")
+    live.apply_chute(chute(instance("i-new")))
+    assert live.forget_gone(keep=2) == ["i-0", "i-1", "i-2"]
+    assert set(live.instances) == {"i-3", "i-4", "i-new"}
+    assert live.forget_gone(keep=2) == []

@@ -267,3 +267,23 @@ async def test_the_events_channel_feeds_the_timeline(server: Server) -> None:
         assert reasons.index("instance_created") < reasons.index("instance_activated")
         created = next(e for e in live.events if e.text.startswith("instance_created:"))
         assert live.instances[created.instance_id].gpu_model_name  # named by the event
+
+
+async def test_gone_instances_are_kept_up_to_a_bound(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chutes_tui.tui.screens import live as live_screen
+
+    app = live_app(server, chute="hello-world")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(screen(app).logs.panes) == 2, "the pane", timeout=20)
+        instance_id = next(key for key in screen(app).logs.panes if key != ALL)
+        await pilot.press("right_square_bracket")
+        monkeypatch.setattr(live_screen, "KEEP_GONE", 0)
+        with sqlite3.connect(server.db) as db:
+            db.execute("DELETE FROM instances WHERE instance_id = ?", (instance_id,))
+        table = screen(app).query_one("#live-instances")
+        await wait_for(pilot, lambda: instance_id not in table.rows, "the row dropped", timeout=10)
+        assert instance_id not in screen(app).logs.panes
+        assert screen(app).logs.pane == ALL  # the pane that was shown went back to all
+        assert any(e.kind == "gone" for e in screen(app).live.events)

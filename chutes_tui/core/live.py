@@ -237,6 +237,18 @@ class LiveChute:
         message = str(payload.get("message") or reason)
         return [self._emit("event", f"{reason}: {message}", instance_id or None)]
 
+    def forget_gone(self, keep: int) -> list[str]:
+        """Drop all but the `keep` most recently gone instances; returns the dropped ids.
+
+        Gone instances are kept so the user sees them go, but not forever: a chute that
+        scales up and down all day would otherwise grow without bound.
+        """
+        gone = sorted((s for s in self.instances.values() if s.gone), key=lambda s: s.gone_at)
+        dropped = [state.instance_id for state in gone[: max(0, len(gone) - keep)]]
+        for instance_id in dropped:
+            del self.instances[instance_id]
+        return dropped
+
     def mark_gone(self, instance_id: str) -> list[TimelineEvent]:
         """An instance the API says no longer exists (its log stream got a 404)."""
         state = self.instances.get(instance_id)

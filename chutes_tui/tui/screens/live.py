@@ -41,6 +41,7 @@ from chutes_tui.tui.widgets.log_panes import ALL, LogPanes
 
 POLL_STEPS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 WARMUP_ATTEMPTS = 5
+KEEP_GONE = 20  # gone instances stay listed (and their logs kept), the newest 20 of them
 LOGS_FORBIDDEN = (
     "Logs can be read only for private chutes that you own or that are shared with you;"
     " older API versions also require `logging_enabled` on the chute. Public chutes never"
@@ -291,6 +292,9 @@ class LiveScreen(Screen):
                 table.add_row(*cells.values(), key=state.instance_id)
             if state.gone:
                 self.logs.mark_gone(state.instance_id)
+        for instance_id in self.live.forget_gone(KEEP_GONE):
+            table.remove_row(instance_id)
+            self.logs.remove_pane(instance_id)
 
     def _render_ages(self) -> None:
         table = self.query_one("#live-instances", DataTable)

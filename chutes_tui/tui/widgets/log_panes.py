@@ -60,6 +60,14 @@ class LogPanes(Vertical):
             if "gone" not in str(tab.label):
                 tab.label = Text(f"{instance_id[:8]} gone", style="strike")
 
+    def remove_pane(self, instance_id: str) -> None:
+        """Forget an instance's pane (its lines stay in `all` until they age out)."""
+        if self.panes.pop(instance_id, None) is None:
+            return
+        if self.pane == instance_id:
+            self.show_pane(ALL)
+        self.query_one(Tabs).remove_tab(f"pane-{instance_id}")
+
     def append(self, instance_id: str, lines: list[LogLine]) -> None:
         pane = self.panes.get(instance_id)
         if pane is None:
