@@ -196,13 +196,18 @@ async def test_leaving_the_view_cancels_its_streams(server: Server) -> None:
 
 
 async def test_logs_of_a_public_chute_explain_the_403(server: Server) -> None:
-    with sqlite3.connect(server.db) as db:
+    db = sqlite3.connect(server.db, timeout=30)
+    with db:
         db.execute("UPDATE chutes SET public = 1 WHERE name = 'hello-world'")
+    db.close()
     app = live_app(server, chute="hello-world")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: has_line(app, "logging_enabled"), "the 403 note", timeout=20)
-        events = [event.text for event in screen(app).live.events]
-        assert any("private" in text for text in events)
+        await wait_for(
+            pilot,
+            lambda: any("private" in event.text for event in screen(app).live.events),
+            "the note in the timeline",
+        )
 
 
 async def test_save_a_pane_and_choose_the_backfill(server: Server, tmp_path: Path) -> None:
