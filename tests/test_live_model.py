@@ -402,3 +402,12 @@ def test_only_the_newest_gone_instances_are_kept(clock) -> None:
     assert live.forget_gone(keep=2) == ["i-0", "i-1", "i-2"]
     assert set(live.instances) == {"i-3", "i-4", "i-new"}
     assert live.forget_gone(keep=2) == []
+
+
+def test_repeated_events_without_an_instance_fold(clock) -> None:
+    live = LiveChute(chute(), clock=clock)
+    bounty = {"reason": "bounty_change", "message": "bounty (cold): 100", "data": {}}
+    live.apply_event(bounty)
+    clock.advance(1)
+    (folded,) = live.apply_event(bounty)
+    assert folded.count == 2 and len([e for e in live.events if e.kind == "event"]) == 1

@@ -234,8 +234,10 @@ class LiveChute:
         if state is not None and reason == "instance_created":
             state.gpu_model_name = data.get("gpu_model_name") or state.gpu_model_name
             state.gpu_count = data.get("gpu_count") or state.gpu_count
-        message = str(payload.get("message") or reason)
-        return [self._emit("event", f"{reason}: {message}", instance_id or None)]
+        text = f"{reason}: {payload.get('message') or reason}"
+        if isinstance(instance_id, str) and instance_id:
+            return [self._emit("event", text, instance_id)]
+        return [self._repeat_or_emit("event", text)]  # e.g. the same bounty, again
 
     def forget_gone(self, keep: int) -> list[str]:
         """Drop all but the `keep` most recently gone instances; returns the dropped ids.

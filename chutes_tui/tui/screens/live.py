@@ -518,7 +518,7 @@ class LiveScreen(Screen):
             self._render_header()
 
     async def _follow_events(self) -> None:
-        """The platform's events channel: each event goes in the timeline and polls now."""
+        """The platform's events channel: events go in the timeline; instance events poll now."""
         from chutes_tui.client.events import chute_events
 
         live = self.live
@@ -531,7 +531,10 @@ class LiveScreen(Screen):
                         self._note("stream", item.message)
                         continue
                     self._changed(live.apply_event(item))
-                    self._poll_wake.set()
+                    if str(item.get("reason", "")).startswith("instance_"):
+                        # Instances changed: read them now. Not on bounty news: the poll's
+                        # quick status would raise the bounty again, and so on.
+                        self._poll_wake.set()
         except ChutesError as error:
             self._note("error", f"events channel: {error.message}")
 
