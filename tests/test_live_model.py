@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from chutes_tui.client.models import Chute, QuickWarmup, WarmupEvent
-from chutes_tui.core.live import LiveChute, TimelineEvent, duration
+from chutes_tui.core.durations import duration
+from chutes_tui.core.live import LiveChute, TimelineEvent
 from chutes_tui.core.pricing import GpuTable
 
 CHUTE_ID = "6a7d0454-b46f-52a4-942f-be82757ef170"

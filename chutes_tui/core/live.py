@@ -22,6 +22,7 @@ from chutes_tui.client.models import (
     QuickWarmup,
     WarmupEvent,
 )
+from chutes_tui.core.durations import duration
 from chutes_tui.core.pricing import GpuTable
 
 EventKind = Literal[
@@ -41,16 +42,6 @@ EventKind = Literal[
 KINDS: frozenset[str] = frozenset(get_args(EventKind))
 DEFAULT_MAX_EVENTS = 500
 SHOWN_GPUS = 3
-
-
-def duration(seconds: float) -> str:
-    """`42s`, `3m05s`, `1h02m`."""
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 @dataclass(slots=True)

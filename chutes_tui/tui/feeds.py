@@ -32,15 +32,6 @@ class Feed:
         return (now or time.time()) - (self.loaded_at or 0)
 
 
-def age_text(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
 def gpu_summary(chute: Row) -> str:
     """`2x a6000 +8 ≥48GB`: GPU count, the cheapest supported GPU and how many others."""
     selector = chute.get("node_selector") or {}

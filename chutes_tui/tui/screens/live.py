@@ -34,7 +34,8 @@ from chutes_tui.client.errors import (
     StreamBroken,
     Unreachable,
 )
-from chutes_tui.core.live import InstanceState, LiveChute, TimelineEvent, duration
+from chutes_tui.core.durations import duration
+from chutes_tui.core.live import InstanceState, LiveChute, TimelineEvent
 from chutes_tui.core.logbuffer import DEFAULT_CAP, MAX_BACKFILL, LogLine, stamp
 from chutes_tui.tui.widgets.account_bar import AccountBar
 from chutes_tui.tui.widgets.log_panes import ALL, LogPanes

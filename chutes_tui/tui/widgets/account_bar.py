@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from chutes_tui.tui.feeds import age_text
+from chutes_tui.core.durations import duration
 
 
 class AccountBar(Widget):
@@ -36,7 +36,7 @@ class AccountBar(Widget):
         text.append(f"  ● {state}", style=colour)
         stale = app.stale_age()  # type: ignore[attr-defined]
         if stale is not None:
-            text.append(f"  stale {age_text(stale)}", style="bold yellow")
+            text.append(f"  stale {duration(stale)}", style="bold yellow")
         if not app.refreshing:  # type: ignore[attr-defined]
             text.append("  auto-refresh paused", style="yellow")
         return text
