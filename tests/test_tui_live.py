@@ -292,3 +292,19 @@ async def test_gone_instances_are_kept_up_to_a_bound(
         assert instance_id not in screen(app).logs.panes
         assert screen(app).logs.pane == ALL  # the pane that was shown went back to all
         assert any(e.kind == "gone" for e in screen(app).live.events)
+
+
+async def test_jumping_to_another_list_ends_the_view_cleanly(server: Server) -> None:
+    app = live_app(server, chute="hello-world")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(pane_text(app)) > 5, "lines", timeout=20)
+        live_screen = screen(app)
+        workers = [worker for worker in app.workers if worker.node is live_screen]
+        for _ in range(3):  # while polls and streams are in flight
+            await pilot.press("r")
+        await pilot.press("2")  # the images list, straight from the live view
+        await wait_for(
+            pilot, lambda: all(worker.is_finished for worker in workers), "workers ended"
+        )
+        assert not isinstance(app.screen, LiveScreen)
+        assert app.is_running and app.return_code is None  # no worker took the app down

@@ -374,12 +374,19 @@ class ChutesApp(App):
             self.push_screen(HelpScreen(self.screen))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """`q` quits only from a top-level list (or its help); nothing switches under a dialog."""
+        """`q` quits only from a top-level list (or its help); nothing switches under a dialog.
+
+        The live view may also switch to a list.
+        """
         from chutes_tui.tui.screens.help import HelpScreen
         from chutes_tui.tui.screens.resources import ResourceScreen
 
         if action in ("quit", "show"):
-            return isinstance(self.screen, ResourceScreen | HelpScreen)
+            from chutes_tui.tui.screens.live import LiveScreen
+
+            # The live view may jump to a list (it stops its streams); it never quits.
+            lists = (ResourceScreen, HelpScreen, LiveScreen) if action == "show" else ()
+            return isinstance(self.screen, lists or (ResourceScreen, HelpScreen))
         return True
 
     def switch_profile(self, name: str) -> None:

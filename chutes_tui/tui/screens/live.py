@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import inspect
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
@@ -91,6 +94,33 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def _while_shown(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A worker or timer of the live screen that ends quietly once its widgets are gone.
+
+    Leaving the screen removes its widgets first and cancels its workers after; whatever
+    runs in between finds nothing to draw on, which is no error.
+    """
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def run_async(self: Any, *args: Any) -> Any:
+            try:
+                return await method(self, *args)
+            except NoMatches:
+                return None
+
+        return run_async
+
+    @functools.wraps(method)
+    def run(self: Any, *args: Any) -> Any:
+        try:
+            return method(self, *args)
+        except NoMatches:
+            return None
+
+    return run
+
+
 class LiveScreen(Screen):
     """The cockpit for one chute."""
 
@@ -159,6 +189,7 @@ class LiveScreen(Screen):
 
     # polling: the chute detail always, quick warmup status while warming
 
+    @_while_shown
     async def _poll(self) -> None:
         client = self.app.client  # type: ignore[attr-defined]
         failures = 0
@@ -202,6 +233,7 @@ class LiveScreen(Screen):
 
     # rendering
 
+    @_while_shown
     def _tick(self) -> None:
         """Once a second: the time-to-hot clock and ages move on."""
         if self.live is not None:
@@ -331,6 +363,7 @@ class LiveScreen(Screen):
                     name=f"logs {state.short}",
                 )
 
+    @_while_shown
     async def _stream_logs(self, instance_id: str) -> None:
         client = self.app.client  # type: ignore[attr-defined]
         try:
@@ -362,8 +395,12 @@ class LiveScreen(Screen):
 
     # keys
 
+    def on_unmount(self) -> None:
+        self.workers.cancel_node(self)  # however the view was left, its streams end
+
     def action_back(self) -> None:
         if not self.logs.cancel():
+            self.workers.cancel_node(self)  # before the widgets go: no worker draws again
             self.app.pop_screen()
 
     def action_toggle_follow(self) -> None:
@@ -483,6 +520,7 @@ class LiveScreen(Screen):
         self.run_worker(self._warmup(), group="warmup", exclusive=True)
         self._poll_wake.set()
 
+    @_while_shown
     async def _warmup(self) -> None:
         """Follow the warmup stream until hot; reconnect with backoff when it breaks."""
         client = self.app.client  # type: ignore[attr-defined]
@@ -518,6 +556,7 @@ class LiveScreen(Screen):
             self.warming = False
             self._render_header()
 
+    @_while_shown
     async def _follow_events(self) -> None:
         """The platform's events channel: events go in the timeline; instance events poll now."""
         from chutes_tui.client.events import chute_events

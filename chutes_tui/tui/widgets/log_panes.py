@@ -6,12 +6,14 @@ every `FLUSH_DELAY` seconds, whatever the rate.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Input, Static, Tab, Tabs
 
 from chutes_tui.core.logbuffer import LogBuffer, LogLine
@@ -87,8 +89,9 @@ class LogPanes(Vertical):
 
     def _flush(self) -> None:
         self._flush_pending = False
-        self.view.sync()
-        self.show_status()
+        with contextlib.suppress(NoMatches):  # the panes are being removed
+            self.view.sync()
+            self.show_status()
 
     def show_status(self) -> None:
         view = self.view
