@@ -218,9 +218,10 @@ class LiveScreen(Screen):
                 if failures == 1:
                     self._note("error", f"refresh failed: {error.message}")
             self._render_header()
-            self._poll_wake.clear()
+            # A wake set while this poll ran (a warmup, an event) makes the next one now.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poll_wake.wait(), self.options.poll_interval)
+            self._poll_wake.clear()
 
     def _changed(self, events: Iterable[TimelineEvent]) -> None:
         """Fold what changed into the header, the table, the timeline and the log panes."""
