@@ -36,6 +36,8 @@ from chutes_tui.client.errors import (
 )
 from chutes_tui.client.signing import Credentials, Hotkey
 from chutes_tui.config import Connection
+from chutes_tui.headless import commands
+from chutes_tui.headless.output import Output
 
 BASE = "https://api.test"
 API_KEY = (
@@ -960,3 +962,53 @@ async def test_log_feed_gives_up_after_attempts(make):
         async for _ in client.log_feed(INSTANCE, attempts=2):
             pass
     assert len(seen.requests) == 3
+
+
+# warmup_feed: the warmup followed until hot, as headless `warmup --wait` and the live view use it
+
+
+async def test_warmup_reopens_a_broken_stream(make) -> None:
+    client, seen_requests, sleeps = make(
+        replies(
+            sse(COLD),
+            sse(error=httpx.RemoteProtocolError("the stream broke")),
+            sse(COLD, HOT),
+        )
+    )
+    seen: list[dict[str, Any]] = []
+    record = await commands.follow_warmup(client, "c", 10, Output("json"), seen.append)
+    assert record["hot"] is True
+    assert [event["status"] for event in seen] == [
+        "cold",
+        "reconnecting",
+        "reconnecting",
+        "cold",
+        "hot",
+    ]
+    assert seen[1]["log"].startswith("the warmup stream ended")
+    assert "the stream broke; reopening in" in seen[2]["log"]
+    assert record["events"] == [
+        {k: v for k, v in event.items() if k != "elapsed"} for event in seen
+    ]
+    assert len(seen_requests.requests) == 3 and len(sleeps.delays) == 2
+
+
+async def test_warmup_gives_up_at_once_when_the_api_was_never_reached(make) -> None:
+    client, seen_requests, _ = make(replies(httpx.ConnectError("refused")))
+    with pytest.raises(Unreachable):
+        await commands.follow_warmup(client, "c", 10, Output("json"))
+    assert len(seen_requests.requests) == 1
+
+
+async def test_warmup_feed_gives_up_after_attempts(make) -> None:
+    """Failures in a row count; a stream that delivered events before it ended does not."""
+    client, seen_requests, _ = make(
+        lambda request: sse(error=httpx.RemoteProtocolError("peer closed connection"))
+    )
+    items = []
+    with pytest.raises(StreamBroken):
+        async for item in client.warmup_feed("c", attempts=2):
+            items.append(item)
+    notices = [item for item in items if isinstance(item, StreamNotice)]
+    assert [notice.kind for notice in notices] == ["retrying", "retrying"]
+    assert len(seen_requests.requests) == 3

@@ -12,7 +12,7 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +20,7 @@ from typing import Any
 
 import pytest
 
-from chutes_tui.client.errors import ExitCode, StreamBroken, Unreachable
-from chutes_tui.client.models import WarmupEvent
-from chutes_tui.headless import commands
-from chutes_tui.headless.output import Output
+from chutes_tui.client.errors import ExitCode
 from chutes_tui.sandbox.routes import live as live_routes
 from tests.conftest import Sandbox, running_sandbox
 from tests.test_headless import BACKFILL_LINES, Cli, Run, command
@@ -176,46 +173,6 @@ def test_warmup_wait_stops_cleanly_on_ctrl_c(slow: Cli, tmp_path: Path) -> None:
         run = live.interrupt()
     assert run.code == 130 and run.stderr == "Interrupted.\n", str(run)
     assert json_lines(run.stdout)[0]["status"] == "cold"
-
-
-class StubClient:
-    """Warmup streams scripted one per opening: events, or an error to raise."""
-
-    def __init__(self, *streams: list[str] | Exception) -> None:
-        self.streams = list(streams)
-
-    async def warmup(self, ref: str) -> AsyncIterator[WarmupEvent]:
-        stream = self.streams.pop(0)
-        if isinstance(stream, Exception):
-            raise stream
-        for status in stream:
-            yield WarmupEvent(status=status, log=f"{status} ...")
-
-
-async def test_warmup_reopens_a_broken_stream(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(commands, "WARMUP_BACKOFF", 0.01)
-    client = StubClient(["cold"], StreamBroken("the stream broke"), ["cold", "hot"])
-    seen: list[dict[str, Any]] = []
-    record = await commands.follow_warmup(client, "c", 10, Output("json"), seen.append)  # type: ignore[arg-type]
-    assert record["hot"] is True
-    assert [event["status"] for event in seen] == [
-        "cold",
-        "reconnecting",
-        "reconnecting",
-        "cold",
-        "hot",
-    ]
-    assert seen[1]["log"].startswith("the warmup stream ended")
-    assert seen[2]["log"].startswith("the stream broke; reopening in")
-    assert record["events"] == [
-        {k: v for k, v in event.items() if k != "elapsed"} for event in seen
-    ]
-
-
-async def test_warmup_gives_up_at_once_when_the_api_was_never_reached() -> None:
-    client = StubClient(Unreachable("cannot reach the Chutes API"))
-    with pytest.raises(Unreachable):
-        await commands.follow_warmup(client, "c", 10, Output("json"))  # type: ignore[arg-type]
 
 
 # --- logs ----------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def test_find_and_count_see_the_instance_tag_only_in_merged_panes() -> None:
 
 def test_save_writes_the_retained_lines_as_shown(tmp_path: Path) -> None:
     buffer = filled(3, 5, source="abcdef0123")
-    buffer.append(LogLine(1_700_000_010.5, "abcdef0123", "reconnecting", note=True))
+    buffer.extend([LogLine(1_700_000_010.5, "abcdef0123", "reconnecting", note=True)])
     path = tmp_path / "pane.log"
     assert buffer.save(path, timestamps=True, prefix=True) == 3
     lines = path.read_text().splitlines()

@@ -455,6 +455,39 @@ class ChutesClient:
                 if event.is_data:
                     yield self._parse(models.WarmupEvent, _event_json(event), path)
 
+    async def warmup_feed(
+        self, ref: str, attempts: int | None = None
+    ) -> AsyncIterator[models.WarmupEvent | StreamNotice]:
+        """Warmup events until the chute is hot, the stream reopened whenever it ends early.
+
+        The API closes a warmup stream after about ten minutes without going hot, and
+        connections drop: each reopening is announced by a `retrying` notice. An API that
+        was never reached raises at once (a wrong URL does not fix itself); so does 402,
+        403 or 404. With `attempts`, that many failures in a row raise the last one.
+        """
+        failures, opened = 0, False
+        while True:
+            try:
+                async with aclosing(self.warmup(ref)) as stream:
+                    async for event in stream:
+                        failures, opened = 0, True
+                        yield event
+                        if event.status == "hot":
+                            return
+                reason: ChutesError = StreamBroken(
+                    "the warmup stream ended before the chute went hot"
+                )
+            except (StreamBroken, Unreachable, ServerError, RateLimited) as error:
+                if isinstance(error, Unreachable) and not opened:
+                    raise
+                reason = error
+            failures += 1
+            if attempts is not None and failures > attempts:
+                raise reason
+            delay = self._delay(failures - 1, getattr(reason, "retry_after", None))
+            yield StreamNotice("retrying", f"{reason.message}; reopening in {delay:.1f} s", delay)
+            await self._sleep(delay)
+
     async def instance_logs(
         self,
         instance_id: str,

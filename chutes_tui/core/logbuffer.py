@@ -78,10 +78,6 @@ class LogBuffer:
         self.appended += len(batch)
         return len(batch)
 
-    def append(self, line: LogLine) -> None:
-        self._lines.append(line)
-        self.appended += 1
-
     def find(self, term: str, start: int, forward: bool = True, prefix: bool = False) -> int | None:
         """The index of the next line after `start` (wrapping around) containing `term`."""
         count = len(self._lines)

@@ -11,7 +11,7 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
-from chutes_tui.client.api import ChutesClient, is_uuid
+from chutes_tui.client.api import ChutesClient, StreamNotice, is_uuid
 from chutes_tui.client.errors import (
     ExitCode,
     NotFound,
@@ -255,8 +255,6 @@ async def shares(client: ChutesClient, args: argparse.Namespace, out: Output) ->
 WarmupHandler = Callable[[dict[str, Any]], None]
 # Failures worth reopening a stream for; anything else (404, 402, 403) cannot get better.
 REOPENABLE = (StreamBroken, Unreachable, ServerError, RateLimited)
-WARMUP_BACKOFF = 0.5  # seconds before the first reopening, doubling while it keeps failing
-WARMUP_MAX_BACKOFF = 8.0
 
 
 async def follow_warmup(
@@ -295,25 +293,14 @@ def _warmup_notes(out: Output) -> WarmupHandler:
 
 
 async def _until_hot(client: ChutesClient, chute: str, note: Callable[[str, str], None]) -> bool:
-    """Read warmup streams until one says hot (the server closes them after ~600 s)."""
-    failures, opened = 0, False
-    while True:
-        try:
-            async with aclosing(client.warmup(chute)) as stream:
-                async for event in stream:
-                    failures, opened = 0, True
-                    note(event.status, event.log)
-                    if event.status == "hot":
-                        return True
-            reason = "the warmup stream ended before the chute went hot"
-        except REOPENABLE as error:
-            if isinstance(error, Unreachable) and not opened:
-                raise  # never reached the API at all: a wrong URL does not fix itself
-            reason = error.message
-        delay = min(WARMUP_BACKOFF * 2**failures, WARMUP_MAX_BACKOFF)
-        failures += 1
-        note("reconnecting", f"{reason}; reopening in {delay:g} s")
-        await asyncio.sleep(delay)
+    """Follow the warmup (the client reopens the stream) until it says hot."""
+    async with aclosing(client.warmup_feed(chute)) as feed:
+        async for item in feed:
+            if isinstance(item, StreamNotice):
+                note("reconnecting", item.message)
+            else:
+                note(item.status, item.log)
+    return True
 
 
 def _warmup_printer(out: Output) -> WarmupHandler:

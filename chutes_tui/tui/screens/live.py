@@ -32,10 +32,6 @@ from chutes_tui.client.errors import (
     AuthError,
     ChutesError,
     NotFound,
-    RateLimited,
-    ServerError,
-    StreamBroken,
-    Unreachable,
 )
 from chutes_tui.core.durations import duration
 from chutes_tui.core.live import InstanceState, LiveChute, TimelineEvent
@@ -44,7 +40,7 @@ from chutes_tui.tui.widgets.account_bar import AccountBar
 from chutes_tui.tui.widgets.log_panes import ALL, LogPanes
 
 POLL_STEPS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
-WARMUP_ATTEMPTS = 5
+WARMUP_ATTEMPTS = 30  # failures in a row before a warmup stops reopening its stream
 KEEP_GONE = 20  # gone instances stay listed (and their logs kept), the newest 20 of them
 LOGS_FORBIDDEN = (
     "Logs can be read only for private chutes that you own or that are shared with you;"
@@ -523,36 +519,24 @@ class LiveScreen(Screen):
 
     @_while_shown
     async def _warmup(self) -> None:
-        """Follow the warmup stream until hot; reconnect with backoff when it breaks."""
+        """Follow the warmup until hot; the client reopens the stream and says so."""
         client = self.app.client  # type: ignore[attr-defined]
         live = self.live
         assert live is not None
-        failures = 0
         try:
-            while not live.hot:
-                try:
-                    async for event in client.warmup(live.chute_id):
-                        failures = 0
-                        self._changed(live.apply_warmup(event))
-                        if event.status == "hot":
-                            self._poll_wake.set()  # the instances table catches up now
-                    if not live.hot:
-                        self._note(
-                            "warmup", "the stream ended before the chute went hot; w retries"
-                        )
-                    return
-                except (StreamBroken, Unreachable, ServerError, RateLimited) as error:
-                    failures += 1
-                    if failures > WARMUP_ATTEMPTS:
-                        self._note("error", f"warmup stopped: {error.message}")
-                        return
-                    delay = min(2.0**failures, 15.0)
-                    self._note("stream", f"warmup: {error.message}; reconnecting in {delay:g} s")
-                    await asyncio.sleep(delay)
-                except ChutesError as error:  # 402 balance, 403, 404: retrying cannot help
-                    self._note("error", f"warmup refused: {error.message}")
-                    self.notify(error.message, title="Warmup refused", severity="error", timeout=10)
-                    return
+            async with contextlib.aclosing(
+                client.warmup_feed(live.chute_id, WARMUP_ATTEMPTS)
+            ) as feed:
+                async for item in feed:
+                    if isinstance(item, StreamNotice):
+                        self._note("stream", f"warmup: {item.message}")
+                        continue
+                    self._changed(live.apply_warmup(item))
+                    if item.status == "hot":
+                        self._poll_wake.set()  # the instances table catches up now
+        except ChutesError as error:  # 402 balance, 403, 404, or the retries ran out
+            self._note("error", f"warmup stopped: {error.message}")
+            self.notify(error.message, title="Warmup stopped", severity="error", timeout=10)
         finally:
             self.warming = False
             self._render_header()
