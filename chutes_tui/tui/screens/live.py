@@ -36,6 +36,7 @@ from chutes_tui.client.errors import (
 from chutes_tui.core.durations import duration
 from chutes_tui.core.live import InstanceState, LiveChute, TimelineEvent
 from chutes_tui.core.logbuffer import DEFAULT_CAP, MAX_BACKFILL, LogLine, stamp
+from chutes_tui.core.pricing import GpuTable
 from chutes_tui.tui.widgets.account_bar import AccountBar
 from chutes_tui.tui.widgets.log_panes import ALL, LogPanes
 
@@ -255,7 +256,7 @@ class LiveScreen(Screen):
         else:
             text.append("  ○ COLD", style="bold yellow" if self.warming else "dim")
         text.append(f"   {total} instances · {verified} verified · {active} active")
-        hourly = live.hourly_now(self._gpu_table())
+        hourly = live.hourly_now(self._gpu_table)
         if hourly is not None:
             text.append(f"   ${hourly:,.2f}/h now", style="bold" if hourly else "dim")
         elapsed = live.time_to_hot()
@@ -276,13 +277,10 @@ class LiveScreen(Screen):
             text.append(f" · updated {stamp(self._last_poll)[:8]}", style="dim")
         header.update(text)
 
-    def _gpu_table(self):
-        from chutes_tui.core.pricing import GpuTable
-
-        table = getattr(self, "_table_cache", None)
-        if table is None:
-            table = self._table_cache = GpuTable.load()
-        return table
+    @functools.cached_property
+    def _gpu_table(self) -> GpuTable:
+        """The packaged GPU prices, read once per view (for $/hour now)."""
+        return GpuTable.load()
 
     def _instance_cells(self, state: InstanceState, now: float) -> dict[str, Any]:
         gone = state.gone_at is not None
