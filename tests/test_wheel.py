@@ -1,11 +1,12 @@
 """The built wheel works on its own: styles and data inside, the dashboard styled from them.
 
-Builds the wheel, installs it (no dependencies: they come from this interpreter through
-`--system-site-packages`, so no network is needed past the build backend) into a fresh
-virtual environment, and runs the dashboard headlessly from there against an embedded
-sandbox, from a directory outside the checkout. The checkout's editable install puts the
-checkout on sys.path through a .pth file; the venv's copy must win, and the stylesheet must
-come from the venv's chutes_tui/styles.
+Builds the wheel, installs it (no dependencies) into a fresh virtual environment, and runs
+the dashboard headlessly from there against an embedded sandbox, from a directory outside
+the checkout. The dependencies come from the interpreter running the tests, whether that is
+a virtual environment or not: a .pth line puts its site-packages after the new venv's own
+(a path named in a .pth file is added as it is, so the editable install's own .pth, which
+would put the checkout on sys.path, is not read). The venv's copy must win, and the
+stylesheet must come from the venv's chutes_tui/styles.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import textwrap
 import zipfile
 from pathlib import Path
@@ -70,6 +72,19 @@ def _venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
+def _inherit_site_packages(python: Path) -> None:
+    """Let the new venv import what the test interpreter has, after its own packages."""
+    inherited = {sysconfig.get_paths()[key] for key in ("purelib", "platlib")}
+    target = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
+    Path(target, "_inherited.pth").write_text("".join(f"{path}\n" for path in sorted(inherited)))
+
+
 def _build_wheel(out: Path) -> Path:
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out)]
     if importlib.util.find_spec("hatchling") is not None:
@@ -89,12 +104,12 @@ def test_wheel_installs_and_styles_the_dashboard(tmp_path: Path) -> None:
 
     venv = tmp_path / "venv"
     subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-        check=True,
-        timeout=120,
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
     )
     python = _venv_python(venv)
-    # pip comes from the system site-packages; it installs into the venv it runs in.
+    _inherit_site_packages(python)
+    # pip comes from the test interpreter's site-packages; it installs into the venv it runs
+    # in, and --ignore-installed keeps it from touching the editable install it can see.
     subprocess.run(
         [
             str(python),
@@ -103,7 +118,7 @@ def test_wheel_installs_and_styles_the_dashboard(tmp_path: Path) -> None:
             "install",
             "-q",
             "--no-deps",
-            "--force-reinstall",
+            "--ignore-installed",
             "--no-warn-script-location",
             str(wheel),
         ],
