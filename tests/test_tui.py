@@ -932,6 +932,29 @@ async def test_failed_refresh_keeps_rows_and_marks_them_stale(tmp_path: Path) ->
         server.running.stop()
 
 
+async def test_quitting_stops_the_refresh_timers_first(shared_box: Sandbox) -> None:
+    app = app_for(shared_box, refresh_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        assert app._refresh_timers
+        await pilot.press("q")
+        assert not app._refresh_timers  # stopped while the screens were still there
+    assert app.return_code == 0 and not app._exit_renderables
+
+
+async def test_no_callback_touches_a_screen_after_shutdown(shared_box: Sandbox) -> None:
+    """A timer that fires while Textual takes the screens down finds the app gone, quietly."""
+    app = app_for(shared_box, refresh_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+    assert not app.screen_stack and app.shutting_down
+    for kind in ("chutes", "images", "shares"):
+        app._timed_refresh(kind)  # read self.screen here before: ScreenStackError
+        app._schedule(kind)
+    app._tick()
+    assert not app._refresh_timers and not app._exit_renderables
+
+
 async def test_auto_refresh_updates_rows_in_place(own_box: Sandbox) -> None:
     app = app_for(own_box, refresh_interval=0.3)
     async with app.run_test(size=SIZE) as pilot:

@@ -91,6 +91,7 @@ class ChutesApp(App):
         self.refreshing = self.refresh_interval > 0
         self.include_public_images = False
         self._refresh_timers: dict[str, Timer] = {}
+        self._clock: Timer | None = None
         self._failures: dict[str, int] = {}
         self.exit_after_first_paint = exit_after_first_paint
         self.open_chute = open_chute
@@ -112,7 +113,7 @@ class ChutesApp(App):
         for kind in KINDS:  # lists first: they are what the user waits for
             self.refresh_feed(kind)
         self.load_account()
-        self.set_interval(1.0, self._tick, name="header clock")
+        self._clock = self.set_interval(1.0, self._tick, name="header clock")
         if self.open_chute:
             self.open_live(self.open_chute)
 
@@ -134,12 +135,31 @@ class ChutesApp(App):
         else:
             self.push_screen(screen)
 
+    def on_exit_app(self) -> None:
+        """Quitting: stop the app's own timers before Textual takes the screens down."""
+        self._stop_schedule()
+
     async def on_unmount(self) -> None:
+        self._stop_schedule()
         await self.client.aclose()
         self.session.close()
 
+    def _stop_schedule(self) -> None:
+        if self._clock is not None:
+            self._clock.stop()
+        for timer in self._refresh_timers.values():
+            timer.stop()
+        self._refresh_timers.clear()
+
+    @property
+    def shutting_down(self) -> bool:
+        """Whether the app stopped running: no callback may touch a screen any more."""
+        return not self.is_running or not self.screen_stack
+
     def _tick(self) -> None:
         """Once a second: only the header's ages and countdowns change."""
+        if self.shutting_down:
+            return
         if self.stale_age() is not None or self.connection_state != "online":
             self.post_message(AccountUpdated())
 
@@ -270,6 +290,8 @@ class ChutesApp(App):
     def _schedule(self, kind: str) -> None:
         if (timer := self._refresh_timers.pop(kind, None)) is not None:
             timer.stop()
+        if self.shutting_down:
+            return
         failures = self._failures.get(kind, 0)
         if failures and not self.feeds[kind].loaded:
             delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1]
@@ -284,6 +306,8 @@ class ChutesApp(App):
         self._refresh_timers[kind] = self.set_timer(delay, lambda: self._timed_refresh(kind))
 
     def _timed_refresh(self, kind: str) -> None:
+        if self.shutting_down:
+            return
         if kind in SHOWN_ONLY and type(self.screen).__name__ != SHOWN_ONLY[kind]:
             self._schedule(kind)  # nobody is looking: check again next time
             return
@@ -325,12 +349,12 @@ class ChutesApp(App):
         self.post_message(AccountUpdated())
 
     def on_feed_updated(self, message: FeedUpdated) -> None:
-        if not self.screen_stack:  # shutting down
+        if self.shutting_down:
             return
         self.screen.post_message(FeedUpdated(message.kind))
 
     def on_account_updated(self, message: AccountUpdated) -> None:
-        if not self.screen_stack:
+        if self.shutting_down:
             return
         for bar in self.screen.query("AccountBar"):
             bar.refresh()
