@@ -27,8 +27,9 @@ from chutes_tui.core.chute_import import (
     check_ref,
     import_chute,
 )
+from chutes_tui.core.deploy_options import OPTIONS
 
-__all__ = ["ImportFailed", "deploy", "plan_deploy"]
+__all__ = ["OPTIONS", "ImportFailed", "deploy", "plan_deploy"]
 
 READY = "built and pushed"
 PUBLIC_MODELS_BIT, FREE_ACCOUNT_BIT = 11, 4
@@ -37,21 +38,6 @@ CORD_PATH_RE = re.compile(r"^(/[a-z][a-z0-9_]*)+$", re.I)
 SERVER_REF_RE = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")
 
 
-@dataclass(frozen=True)
-class DeployOption:
-    """One option, declared once: a wizard field and a headless flag are both made from it."""
-
-    name: str
-    flag: str
-    help: str
-    takes: str | None = None  # a value's metavar; None for a yes/no switch
-
-
-OPTIONS = (
-    DeployOption("public", "--public", "make the chute public (needs the permission)"),
-    DeployOption("accept_fee", "--accept-fee", "accept the deployment fee shown"),
-    DeployOption("logo", "--logo", "an image file to upload as the chute's logo", "FILE"),
-)
 IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"RIFF")
 
 

@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         "deploy", help="deploy MODULE:CHUTE: import, pre-flight, fee, then deploy once"
     )
     deploy.add_argument("ref", metavar="MODULE:CHUTE")
-    from chutes_tui.core.deploy import OPTIONS
+    from chutes_tui.core.deploy_options import OPTIONS
 
     for option in OPTIONS:
         if option.takes:
