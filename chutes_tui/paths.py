@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from chutes_tui import config
+from chutes_tui.client import debuglog
 
 
 def locations(config_path: str | None = None) -> list[tuple[str, Path | str, str]]:
@@ -26,6 +27,11 @@ def locations(config_path: str | None = None) -> list[tuple[str, Path | str, str
             "opened chutes",
             user_state_path("chutes-tui") / "opened-chutes.json",
             "chutes shared with you that you opened by name",
+        ),
+        (
+            "debug log",
+            debuglog.log_path(),
+            "every API request, written when CHUTES_TUI_DEBUG=1 (no keys or signatures)",
         ),
         ("stylesheets", styles, "the dashboard's .tcss files"),
     ]

@@ -14,6 +14,7 @@ import mimetypes
 import random
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from chutes_tui.client import debuglog
 from chutes_tui.client.errors import (
     ChutesError,
     ConfigError,
@@ -110,6 +112,7 @@ class ChutesClient:
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self._stream_timeout = httpx.Timeout(None, connect=connect_timeout)
         self._hotkey_checked = False
+        self._debug = debuglog.request_log()
         self._http = httpx.AsyncClient(
             base_url=connection.base_url,
             transport=transport,
@@ -147,6 +150,26 @@ class ChutesClient:
         ceiling = min(self.max_backoff, self.backoff * 2**attempt)
         return random.uniform(ceiling / 2, ceiling)
 
+    async def _exchange(self, request: httpx.Request, stream: bool = False) -> httpx.Response:
+        """Send one request, noting it in the debug log when there is one."""
+        started = time.monotonic()
+        try:
+            response = await self._http.send(request, stream=stream)
+        except BaseException as error:
+            if self._debug:
+                self._debug.failure(request, error, started)
+            raise
+        if self._debug:
+            note = self._debug.stream_opened if stream else self._debug.exchange
+            note(request, response.status_code, started)
+        return response
+
+    async def _pause(self, request: httpx.Request, attempt: int, delay: float) -> None:
+        """Wait before retrying `request`."""
+        if self._debug:
+            self._debug.retry(request, attempt + 1, delay)
+        await self._sleep(delay)
+
     async def _send(
         self,
         method: str,
@@ -172,18 +195,19 @@ class ChutesClient:
             request_headers = {**self._auth(method, purpose, body), **(headers or {})}
             if body is not None:
                 request_headers["Content-Type"] = content_type
+            request = self._http.build_request(
+                method,
+                path,
+                params=params,
+                content=body,
+                headers=request_headers,
+                timeout=timeout or self._timeout,
+            )
             try:
-                response = await self._http.request(
-                    method,
-                    path,
-                    params=params,
-                    content=body,
-                    headers=request_headers,
-                    timeout=timeout or self._timeout,
-                )
+                response = await self._exchange(request)
             except httpx.ConnectError as error:
                 if retryable and attempt < self.retries:
-                    await self._sleep(self._delay(attempt))
+                    await self._pause(request, attempt, self._delay(attempt))
                     attempt += 1
                     continue
                 raise Unreachable(
@@ -203,7 +227,7 @@ class ChutesClient:
                 and attempt < self.retries
                 and (response.status_code == 429 or response.status_code >= 500)
             ):
-                await self._sleep(self._delay(attempt, retry_hint))
+                await self._pause(request, attempt, self._delay(attempt, retry_hint))
                 attempt += 1
                 continue
             raise error_for(response.status_code, _detail(response), retry_hint)
@@ -413,20 +437,27 @@ class ChutesClient:
             timeout=self._stream_timeout,
         )
         try:
-            response = await self._http.send(request, stream=True)
+            response = await self._exchange(request, stream=True)
         except httpx.ConnectError as error:
             raise Unreachable(
                 f"cannot reach the Chutes API at {self.connection.base_url}: {_why(error)}"
             ) from None
         except httpx.TransportError as error:
             raise Unreachable(f"GET {path}: the connection failed: {_why(error)}") from None
+        opened = time.monotonic()
+        ending: BaseException | None = None  # what ended the stream, for the debug log
         try:
             if response.status_code >= 400:
                 await response.aread()
                 raise error_for(response.status_code, _detail(response), _retry_after(response))
             yield response
+        except BaseException as error:
+            ending = error
+            raise
         finally:
             await response.aclose()
+            if self._debug:
+                self._debug.stream_closed(request, opened, ending)
 
     async def _event_batches(
         self, path: str, purpose: str, params: dict[str, Any] | None = None
