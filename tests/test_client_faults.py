@@ -7,8 +7,10 @@ tests can count attempts and check that writes are never sent twice.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import random
+import time
 from collections.abc import Callable
 from contextlib import aclosing
 from typing import Any
@@ -213,9 +215,30 @@ async def test_retry_after_on_503_is_honoured_too(make):
     assert sleeps.delays == [2.0]
 
 
+async def test_retry_after_as_an_http_date(make):
+    when = email.utils.formatdate(time.time() + 3, usegmt=True)  # whole seconds: 2 to 3 s away
+    client, seen, sleeps = make(
+        replies(detail(503, "later", **{"Retry-After": when}), httpx.Response(200, json=USER))
+    )
+    assert (await client.me()).username == "demo"
+    assert len(seen.requests) == 2
+    [delay] = sleeps.delays
+    assert 1.5 < delay <= 3.0
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("120", 60.0), ("30", 30.0), ("-4", 0.0), ("soon", None), ("", None)],
+    [
+        ("120", 60.0),
+        ("30", 30.0),
+        ("-4", 0.0),
+        ("soon", None),
+        ("", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # a date gone by: retry at once
+        ("Fri, 01 Jan 2100 00:00:00 GMT", 60.0),  # far ahead: capped
+        ("Fri, 01 Jan 2100 00:00:00 -0000", 60.0),
+        ("Fri, 41 Foo 2100 00:00:00 GMT", None),
+    ],
 )
 async def test_retry_after_odd_values(make, monkeypatch, value, expected):
     monkeypatch.setattr(api_module.random, "uniform", lambda low, high: high)
