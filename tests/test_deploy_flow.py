@@ -7,6 +7,7 @@ codes. The chute modules are in tests/chute_fixtures/.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -20,11 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from chutes_tui.client.api import ChutesClient
 from chutes_tui.client.errors import ExitCode, ValidationFailed
-from chutes_tui.config import Connection, Credentials
+from chutes_tui.config import Connection, Credentials, resolve
 from chutes_tui.core.chute_import import BadRef, ImportFailed, import_chute
 from chutes_tui.core.deploy import (
     Declined,
@@ -484,6 +486,46 @@ async def test_logo_upload_checks_the_content(sandbox: Sandbox, tmp_path: Path) 
             await client.upload_logo(text)
         with pytest.raises(ValidationFailed, match="Invalid image file"):
             await client.upload_logo(fake)
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """The real network, keeping each request as it went out."""
+
+    def __init__(self) -> None:
+        self.network = httpx.AsyncHTTPTransport()
+        self.sent: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(request)
+        return await self.network.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.network.aclose()
+
+
+async def test_logo_upload_escapes_the_file_name_and_signs_the_sent_bytes(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    from substrateinterface import Keypair
+
+    logo = tmp_path / 'my "best" logó.png'
+    logo.write_bytes(PNG)
+    connection = resolve(config_path=sandbox.users["demo"].config_path, env={})
+    assert connection.credentials.hotkey and not connection.credentials.api_key
+    wire = RecordingTransport()
+    async with ChutesClient(connection, transport=wire) as client:
+        logo_id = await client.upload_logo(logo)  # the sandbox refuses a bad signature
+
+    [sent] = wire.sent
+    body = sent.content
+    assert 'filename="my %22best%22 logó.png"'.encode() in body
+    assert sent.headers["Content-Type"].startswith("multipart/form-data; boundary=")
+    hotkey, nonce = sent.headers["X-Chutes-Hotkey"], sent.headers["X-Chutes-Nonce"]
+    message = f"{hotkey}:{nonce}:{hashlib.sha256(body).hexdigest()}"
+    signature = bytes.fromhex(sent.headers["X-Chutes-Signature"])
+    assert Keypair(ss58_address=hotkey).verify(message.encode(), signature)
+    stored = sandbox.query("SELECT content_type, data FROM logos WHERE logo_id = ?", logo_id)
+    assert stored == [{"content_type": "image/png", "data": PNG}]
 
 
 async def test_waiting_for_an_image_ends_when_its_build_does(sandbox: Sandbox) -> None:

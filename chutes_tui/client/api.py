@@ -13,7 +13,6 @@ import logging
 import mimetypes
 import random
 import re
-import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
@@ -398,21 +397,16 @@ class ChutesClient:
         """Upload an image as a logo (`POST /logos/`, multipart); its `logo_id`."""
         path = Path(path)
         kind = mimetypes.guess_type(path.name)[0] or "image/png"
-        boundary = secrets.token_hex(16)
-        body = b"".join(
-            [
-                f"--{boundary}\r\n".encode(),
-                f'Content-Disposition: form-data; name="logo"; filename="{path.name}"\r\n'.encode(),
-                f"Content-Type: {kind}\r\n\r\n".encode(),
-                path.read_bytes(),
-                f"\r\n--{boundary}--\r\n".encode(),
-            ]
+        # httpx encodes the multipart body (and escapes the file name); its bytes are then
+        # signed and sent as they are.
+        form = self._http.build_request(
+            "POST", "/logos/", files={"logo": (path.name, path.read_bytes(), kind)}
         )
         data = await self._json(
             "POST",
             "/logos/",
-            content=body,
-            content_type=f"multipart/form-data; boundary={boundary}",
+            content=form.read(),
+            content_type=form.headers["Content-Type"],
         )
         if not isinstance(data, dict) or not isinstance(data.get("logo_id"), str):
             raise ServerError("/logos/: the API reply has no logo_id")
