@@ -414,7 +414,7 @@ def test_logs_follow_streams_until_interrupted(cli: Cli, tmp_path: Path) -> None
                 lines = json_stream(text[: text.rfind("}\n") + 1])
             assert proc.poll() is None, "logs --follow stopped by itself"
             proc.send_signal(signal.SIGINT)
-            code = proc.wait(timeout=10)
+            code = proc.wait(timeout=120)  # a hang fails; no timing is asserted
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -88,7 +88,7 @@ class Running:
         """ctrl+c, as a terminal sends it; the finished run."""
         assert self.proc.poll() is None, f"stopped by itself: {self.run()}"
         self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(timeout=10)
+        self.proc.wait(timeout=120)  # a hang fails; ctrl+c itself ends it within seconds
         run = self.run()
         self.cli.check_hygiene(run)  # no traceback, no secret
         return run
