@@ -16,7 +16,7 @@ class Session:
     """A connection plus, when it is the embedded sandbox, the server that backs it."""
 
     connection: config.Connection
-    sandbox: Any = None  # RunningSandbox when embedded
+    sandbox: Any = None  # EmbeddedSandbox (or a RunningSandbox) when embedded
     options: dict[str, Any] = field(default_factory=dict)
     label: str | None = None  # shown instead of the URL when set
 
@@ -36,22 +36,13 @@ class Session:
 
 def embedded_sandbox(db_path: Path | None = None, speed: float = 1.0) -> Session:
     """Start a sandbox on a free loopback port (persistent db) and sign in as `demo`."""
-    from chutes_tui.sandbox.seed import credentials
-    from chutes_tui.sandbox.server import start_in_thread
-    from chutes_tui.sandbox.settings import SandboxSettings, default_db_path
-    from chutes_tui.sandbox.storage import Store
+    from chutes_tui.sandbox.embedded import start_embedded
 
-    settings = SandboxSettings(db_path=db_path or default_db_path(), speed=speed)
-    running = start_in_thread(settings)
-    store = Store(settings.db_path)
-    try:
-        key = credentials(store, "demo").api_key
-    finally:
-        store.close()
+    box = start_embedded(db_path, speed)
     connection = config.Connection(
-        base_url=running.url, credentials=Credentials(api_key=key), username="demo"
+        base_url=box.url, credentials=Credentials(api_key=box.api_key), username=box.username
     )
-    return Session(connection, sandbox=running)
+    return Session(connection, sandbox=box)
 
 
 def open_session(
