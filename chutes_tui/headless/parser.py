@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable, Sequence
 from typing import NoReturn
 
-from chutes_tui.client.errors import redact
+from chutes_tui import __version__
+from chutes_tui.client.errors import ExitCode, redact
 
 
 class Parser(argparse.ArgumentParser):
@@ -17,15 +19,60 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {redact(message)}\n")
 
 
-EXIT_CODES_HELP = """exit codes:
-  0 ok                      6 payment (402: fee not accepted, balance too low)
-  1 unexpected error        7 timed out (e.g. warmup --wait)
-  2 usage, bad arguments    8 API unreachable or failing (connect errors, 5xx)
-  3 auth or permission      9 chute import failed
-  4 not found              10 declined at a prompt
-  5 conflict (409)
+EXIT_CODES = {
+    ExitCode.OK: "ok",
+    ExitCode.UNEXPECTED: "unexpected error",
+    ExitCode.USAGE: "usage, bad arguments",
+    ExitCode.AUTH: "auth or permission",
+    ExitCode.NOT_FOUND: "not found",
+    ExitCode.CONFLICT: "conflict (409)",
+    ExitCode.PAYMENT: "payment (402: fee not accepted, balance too low)",
+    ExitCode.TIMED_OUT: "timed out (e.g. warmup --wait)",
+    ExitCode.UNAVAILABLE: "API unreachable or failing (connect errors, 5xx)",
+    ExitCode.IMPORT_FAILED: "chute import failed",
+    ExitCode.DECLINED: "declined at a prompt",
+}
+# What any command can end with; each command adds its own (`_command(codes=...)`).
+ANY_COMMAND = (ExitCode.OK, ExitCode.UNEXPECTED, ExitCode.USAGE, ExitCode.UNAVAILABLE)
+SIGNED_IN = (*ANY_COMMAND, ExitCode.AUTH)
 
-Set CHUTES_TUI_DEBUG=1 to see a traceback for unexpected errors."""
+
+def exit_codes_help(codes: Iterable[ExitCode] = EXIT_CODES) -> str:
+    """The exit codes table, in two columns: all of them, or those one command can return."""
+    entries = [f"{int(code):>2} {EXIT_CODES[code]}" for code in sorted(set(codes))]
+    half = (len(entries) + 1) // 2
+    left, right = entries[:half], entries[half:]
+    width = max(len(entry) for entry in left) + 3
+    rows = [
+        f" {entry.ljust(width)}{right[row]}".rstrip() if row < len(right) else f" {entry}"
+        for row, entry in enumerate(left)
+    ]
+    return "\n".join(["exit codes:", *rows])
+
+
+EXIT_CODES_HELP = (
+    exit_codes_help() + "\n\nSet CHUTES_TUI_DEBUG=1 to see a traceback for unexpected errors."
+)
+
+
+def _command(
+    commands: argparse._SubParsersAction,
+    name: str,
+    *,
+    help: str,
+    description: str,
+    examples: Sequence[str],
+    codes: Iterable[ExitCode] = (),
+) -> argparse.ArgumentParser:
+    """A command whose `--help` says what it does, shows how, and lists how it can end."""
+    lines = "\n".join(f"  chutes-tui --no-ui {example}" for example in examples)
+    return commands.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=f"examples:\n{lines}\n\n{exit_codes_help((*SIGNED_IN, *codes))}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def _paging(parser: argparse.ArgumentParser) -> None:
@@ -36,39 +83,50 @@ def _paging(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include-public", action="store_true", help="also list public ones")
 
 
-def _common(parser: argparse.ArgumentParser, top: bool = False) -> None:
-    """Output and connection options, accepted before or after the command name.
+KEEP = argparse.SUPPRESS  # a sub-command's option that was not given keeps the earlier choice
 
-    Only the top level has defaults, so a sub-command never resets an earlier choice.
-    """
-    if top:
-        parser.set_defaults(output=None, config=None, api_url=None, api_key=None, profile=None)
-    keep = argparse.SUPPRESS
+
+def output_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
         "--json",
         dest="output",
         action="store_const",
         const="json",
-        default=keep,
+        default=KEEP,
         help="print JSON (the default when stdout is not a terminal)",
     )
-    group.add_argument("--output", choices=("table", "json"), default=keep, help="output format")
+    group.add_argument("--output", choices=("table", "json"), default=KEEP, help="output format")
+
+
+def _connection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        default=KEEP,
+        help="run against the embedded local sandbox, signed in as demo",
+    )
     parser.add_argument(
         "--config",
         metavar="PATH",
-        default=keep,
+        default=KEEP,
         help="the SDK's config.ini (default: $CHUTES_CONFIG_PATH, then ~/.chutes/config.ini)",
     )
     parser.add_argument(
-        "--api-url", metavar="URL", default=keep, help="API base URL (overrides the config)"
+        "--api-url", metavar="URL", default=KEEP, help="API base URL (overrides the config)"
     )
     parser.add_argument(
-        "--api-key", metavar="KEY", default=keep, help="API key (default $CHUTES_API_KEY)"
+        "--api-key", metavar="KEY", default=KEEP, help="API key (default $CHUTES_API_KEY)"
     )
     parser.add_argument(
-        "--profile", metavar="NAME", default=keep, help="a profile from the preferences file"
+        "--profile", metavar="NAME", default=KEEP, help="a profile from the preferences file"
     )
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    """Output and connection options, accepted before or after the command name."""
+    output_options(parser)
+    _connection_options(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,32 +136,88 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _common(parser, top=True)
+    parser.add_argument("--version", action="version", version=f"chutes-tui {__version__}")
+    # Only the top level has defaults, so a sub-command never resets an earlier choice.
+    parser.set_defaults(
+        output=None, sandbox=False, config=None, api_url=None, api_key=None, profile=None
+    )
+    _common(parser)
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=Parser
     )
+    add_commands(commands)
+    return parser
 
-    me = commands.add_parser("me", help="your account: name, id, balance, permissions")
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Every `--no-ui` command, with its own options."""
+    me = _command(
+        commands,
+        "me",
+        help="your account: name, id, balance, permissions",
+        description="Show your account: user name, id, balance and permissions.",
+        examples=["me", "me --json | jq .balance"],
+    )
     _common(me)
 
-    for kind in ("images", "chutes"):
-        group = commands.add_parser(kind, help=f"list, get or delete {kind}")
+    for kind, ref in (("images", "hello:0.1"), ("chutes", "hello-world")):
+        group = _command(
+            commands,
+            kind,
+            help=f"list, get or delete {kind}",
+            description=f"List, show or delete your {kind}; ACTION --help tells more.",
+            examples=[f"{kind} list --all", f"{kind} get {ref}", f"{kind} delete {ref} --yes"],
+            codes=(ExitCode.NOT_FOUND, ExitCode.CONFLICT, ExitCode.DECLINED),
+        )
         actions = group.add_subparsers(
             dest="action", required=True, metavar="ACTION", parser_class=Parser
         )
-        listing = actions.add_parser("list", help=f"list {kind}")
+        listing = _command(
+            actions,
+            "list",
+            help=f"list {kind}",
+            description=f"List your {kind}, one page or --all, optionally public ones too.",
+            examples=[
+                f"{kind} list",
+                f"{kind} list --all --json | jq -r '.[].name'",
+                f"{kind} list --include-public --name vllm",
+            ],
+        )
         _paging(listing)
         _common(listing)
-        get = actions.add_parser("get", help=f"one of your {kind} by id or name")
+        get = _command(
+            actions,
+            "get",
+            help=f"one of your {kind} by id or name",
+            description=f"Show one of your {kind}, found by id or name.",
+            examples=[f"{kind} get {ref}", f"{kind} get {ref} --output table"],
+            codes=(ExitCode.NOT_FOUND,),
+        )
         get.add_argument("ref", metavar="ID_OR_NAME")
         _common(get)
-        delete = actions.add_parser("delete", help=f"delete one of your {kind}")
+        delete = _command(
+            actions,
+            "delete",
+            help=f"delete one of your {kind}",
+            description=f"Delete one of your {kind}; asks on a terminal, needs --yes otherwise.",
+            examples=[f"{kind} delete {ref}", f"{kind} delete {ref} --yes --json"],
+            codes=(ExitCode.NOT_FOUND, ExitCode.CONFLICT, ExitCode.DECLINED),
+        )
         delete.add_argument("ref", metavar="ID_OR_NAME")
         delete.add_argument("--yes", "-y", action="store_true", help="do not ask")
         _common(delete)
 
-    deploy = commands.add_parser(
-        "deploy", help="deploy MODULE:CHUTE: import, pre-flight, fee, then deploy once"
+    deploy = _command(
+        commands,
+        "deploy",
+        help="deploy MODULE:CHUTE: import, pre-flight, fee, then deploy once",
+        description="Deploy MODULE:CHUTE: import it, check it, show the fee, then deploy once.",
+        examples=[
+            "deploy my_chute:chute --dry-run      # import, checks and fee; sends nothing",
+            "deploy my_chute:chute --accept-fee --yes --wait",
+            "deploy my_chute:chute --dir examples --logo logo.png",
+        ],
+        codes=EXIT_CODES,
     )
     deploy.add_argument("ref", metavar="MODULE:CHUTE")
     from chutes_tui.core.deploy_options import OPTIONS
@@ -149,21 +263,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(deploy)
 
-    share = commands.add_parser("share", help="share a chute with a user, or --remove it")
+    share = _command(
+        commands,
+        "share",
+        help="share a chute with a user, or --remove it",
+        description="Share one of your chutes with another user, or --remove the share.",
+        examples=["share hello-world bob", "share hello-world bob --remove"],
+        codes=(ExitCode.NOT_FOUND,),
+    )
     share.add_argument("chute", metavar="CHUTE")
     share.add_argument("user", metavar="USER")
     share.add_argument("--remove", action="store_true", help="unshare instead")
     _common(share)
 
-    shares = commands.add_parser("shares", help="the shares you created")
+    shares = _command(
+        commands,
+        "shares",
+        help="the shares you created",
+        description="The shares you created; needs an API key (the API's rule).",
+        examples=["shares list", "shares list --chute hello-world"],
+        codes=(ExitCode.NOT_FOUND,),
+    )
     share_actions = shares.add_subparsers(
         dest="action", required=True, metavar="ACTION", parser_class=Parser
     )
-    share_list = share_actions.add_parser("list", help="list the shares you created")
+    share_list = _command(
+        share_actions,
+        "list",
+        help="list the shares you created",
+        description="List the shares you created, of every chute or of one.",
+        examples=["shares list", "shares list --chute hello-world --json"],
+        codes=(ExitCode.NOT_FOUND,),
+    )
     share_list.add_argument("--chute", help="only shares of this chute (id or name)")
     _common(share_list)
 
-    warmup = commands.add_parser("warmup", help="warm a chute up; --wait until it is hot")
+    warmup = _command(
+        commands,
+        "warmup",
+        help="warm a chute up; --wait until it is hot",
+        description="Ask for a chute to warm up and print its status; --wait follows it until hot.",
+        examples=["warmup hello-world", "warmup hello-world --wait --timeout 120"],
+        codes=(ExitCode.NOT_FOUND, ExitCode.PAYMENT, ExitCode.TIMED_OUT),
+    )
     warmup.add_argument("chute", metavar="CHUTE")
     warmup.add_argument(
         "--wait",
@@ -179,9 +321,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(warmup)
 
-    logs = commands.add_parser(
+    logs = _command(
+        commands,
         "logs",
         help="instance logs of a chute (lines tagged [id8]) or of one instance",
+        description="Print the instance logs of a chute or of one instance; ctrl+c exits 130.",
+        examples=[
+            "logs hello-world --backfill 50",
+            "logs hello-world --follow --backfill 0 | tee run.log",
+        ],
+        codes=(ExitCode.NOT_FOUND,),
     )
     logs.add_argument("target", metavar="CHUTE_OR_INSTANCE")
     logs.add_argument(
@@ -197,10 +346,22 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--poll", type=float, default=5.0, metavar="S", help=argparse.SUPPRESS)
     _common(logs)
 
-    pricing = commands.add_parser("pricing", help="GPU prices per hour")
+    pricing = _command(
+        commands,
+        "pricing",
+        help="GPU prices per hour",
+        description="GPU prices per hour and the TAO price; needs no credentials.",
+        examples=["pricing", "pricing --json | jq .tao_usd"],
+    )
     _common(pricing)
 
-    code = commands.add_parser("code", help="the source code of a chute (JSON with --json)")
+    code = _command(
+        commands,
+        "code",
+        help="the source code of a chute (JSON with --json)",
+        description="Print the source code of a chute (a JSON object with --json).",
+        examples=["code hello-world > hello.py", "code hello-world --json"],
+        codes=(ExitCode.NOT_FOUND,),
+    )
     code.add_argument("chute", metavar="CHUTE")
     _common(code)
-    return parser

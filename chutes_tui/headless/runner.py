@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 import traceback
 from collections.abc import Sequence
 
-from chutes_tui.client.errors import ChutesError, ExitCode
+from chutes_tui.client.errors import ChutesError, ExitCode, Unreachable
 
 NO_AUTH_COMMANDS = {"pricing"}
 
@@ -30,11 +29,18 @@ def run(argv: Sequence[str]) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.sandbox and (args.config or args.api_url or args.api_key or args.profile):
+        parser.error("--sandbox takes no --config, --api-url, --api-key or --profile")
     from chutes_tui.headless.output import Output
 
     out = Output(args.output)
+    sandbox = None
     try:
-        return asyncio.run(_run(args, out))
+        if args.sandbox:
+            sandbox = _start_sandbox()
+        from chutes_tui.headless.interrupt import run_interruptible
+
+        return run_interruptible(_run(args, out, sandbox), lambda: out.info("Interrupted."))
     except ChutesError as error:
         out.error(error.message)
         return int(error.exit_code)
@@ -50,16 +56,40 @@ def run(argv: Sequence[str]) -> int:
             out.info(traceback.format_exc().rstrip())  # redacted like every diagnostic
         out.error(f"unexpected {type(error).__name__}: {error}")
         return int(ExitCode.UNEXPECTED)
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
 
 
-async def _run(args, out) -> int:
+def _start_sandbox():
+    """The embedded sandbox (the dashboard's own database), stopped by `run` at the end."""
+    from chutes_tui.sandbox.embedded import start_embedded
+
+    try:
+        return start_embedded()
+    except (OSError, RuntimeError) as error:
+        raise Unreachable(f"cannot start the sandbox: {error}") from error
+
+
+async def _run(args, out, sandbox) -> int:
     from chutes_tui import config
     from chutes_tui.client.api import ChutesClient
+    from chutes_tui.client.signing import Credentials
     from chutes_tui.headless.commands import pick
 
-    connection = config.resolve(
-        config_path=args.config, api_url=args.api_url, api_key=args.api_key, profile=args.profile
-    )
+    if sandbox is not None:
+        connection = config.Connection(
+            base_url=sandbox.url,
+            credentials=Credentials(api_key=sandbox.api_key),
+            username=sandbox.username,
+        )
+    else:
+        connection = config.resolve(
+            config_path=args.config,
+            api_url=args.api_url,
+            api_key=args.api_key,
+            profile=args.profile,
+        )
     if args.command not in NO_AUTH_COMMANDS:
         config.require_credentials(connection)
     async with ChutesClient(connection) as client:
