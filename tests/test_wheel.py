@@ -101,6 +101,7 @@ def test_wheel_installs_and_styles_the_dashboard(tmp_path: Path) -> None:
     for required in REQUIRED:
         assert required in names, f"{required} is missing from {wheel.name}"
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+    assert [name for name in names if name.endswith(".dist-info/licenses/LICENSE")], names
 
     venv = tmp_path / "venv"
     subprocess.run(
