@@ -41,7 +41,7 @@ def test_the_declared_licence_ships() -> None:
 
 
 def test_the_sdk_hint_is_the_tested_version() -> None:
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    (pin,) = extras["sdk"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    (pin,) = project["optional-dependencies"]["sdk"]
     version = pin.removeprefix("chutes==")
     assert f"pipx inject chutes-tui chutes=={version}" in README
