@@ -50,6 +50,44 @@ def load_prefs(env: Mapping[str, str] | None = None) -> dict:
         raise ConfigError(f"cannot read {path}: {error}") from None
 
 
+def save_pref(key: str, value: str, env: Mapping[str, str] | None = None) -> Path:
+    """Set one top-level string preference, keeping the rest of the file as it was.
+
+    Top-level keys come before the first table in TOML, so the line is replaced where it
+    stands or added above the first table. A new file is private (it may name keys).
+    """
+    if not key.replace("_", "").isalnum():
+        raise ValueError(f"not a preference name: {key!r}")
+    path = prefs_path(env)
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        lines = []
+    line = f"{key} = {_toml_string(value)}"
+    first_table = next(
+        (i for i, text in enumerate(lines) if text.lstrip().startswith("[")), len(lines)
+    )
+    for i, text in enumerate(lines[:first_table]):
+        name, sep, _ = text.partition("=")
+        if sep and name.strip() == key:
+            lines[i] = line
+            break
+    else:
+        lines.insert(first_table, line)
+    text = "\n".join(lines) + "\n"
+    tomllib.loads(text)  # never write a file that would not load again
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+    return path
+
+
+def _toml_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
 @dataclass(frozen=True)
 class Connection:
     """Everything needed to talk to one Chutes API."""

@@ -1024,3 +1024,27 @@ async def test_switch_profile_reconnects_as_that_profile(
         app.switch_profile("nobody")
         await pilot.pause()
         assert app.account["username"] == "alice"  # an unknown profile changes nothing
+
+
+async def test_a_theme_picked_in_the_palette_is_saved(
+    shared_box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefs = tmp_path / "prefs.toml"
+    prefs.write_text('# mine\nrefresh_interval = 30\n\n[profiles.alice]\nconfig = "a.ini"\n')
+    monkeypatch.setenv("CHUTES_TUI_CONFIG", str(prefs))
+    app = app_for(shared_box)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        assert app.theme == "chutes"
+        await pilot.press("ctrl+p")
+        await pilot.press(*"theme")
+        await pilot.press("enter")  # "Theme": the list of themes
+        await pilot.pause()
+        await pilot.press(*"nord")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.theme == "nord", "the theme to change")
+    saved = config.load_prefs()
+    assert saved["theme"] == "nord"
+    assert saved["refresh_interval"] == 30 and saved["profiles"] == {"alice": {"config": "a.ini"}}
+    assert prefs.read_text().startswith("# mine\n")
+    assert ChutesApp(app.session, prefs=config.load_prefs()).theme == "nord"

@@ -144,6 +144,17 @@ class ChutesApp(App):
         await self.client.aclose()
         self.session.close()
 
+    def watch_theme(self, theme: str) -> None:
+        """A theme picked in the palette is the theme next time."""
+        if not self.is_running or theme == self.prefs.get("theme", HOUSE_THEME.name):
+            return
+        try:
+            config.save_pref("theme", theme)
+        except (OSError, ValueError) as error:
+            self.notify(f"The theme is not saved: {error}", severity="warning")
+            return
+        self.prefs["theme"] = theme
+
     def _stop_schedule(self) -> None:
         if self._clock is not None:
             self._clock.stop()
