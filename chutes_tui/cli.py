@@ -154,6 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _sandbox_parser(commands)
     commands.add_parser("paths", help="print where every file chutes-tui uses lives")
+    completion = commands.add_parser(
+        "completion",
+        help="print a tab-completion script for bash, zsh or fish",
+        description="Print a tab-completion script; the README says where each shell wants it.",
+        epilog="example: chutes-tui completion bash > ~/.local/share/bash-completion/completions/"
+        "chutes-tui",
+    )
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
     return parser
 
 
@@ -174,6 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from chutes_tui.paths import print_paths
 
         return print_paths(args)
+    if args.command == "completion":
+        from chutes_tui.completion import print_completion
+
+        return print_completion(args)
     from chutes_tui.tui.launch import run_dashboard
 
     return run_dashboard(args)
