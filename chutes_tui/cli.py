@@ -81,6 +81,12 @@ def _sandbox_parser(commands: argparse._SubParsersAction) -> None:
         metavar="S",
         help="how long a --log-burst lasts, in real seconds (default 10)",
     )
+    serve.add_argument(
+        "--paused-clock",
+        action="store_true",
+        help="start with the simulated clock stopped; POST /_sandbox/clock pauses, resumes"
+        " or advances it (tests, benchmarks; loopback only)",
+    )
     serve.add_argument("--quiet", action="store_true", help="no access log")
 
     config = actions.add_parser("config", help="print a chutes config.ini for a seeded user")

@@ -23,6 +23,7 @@ from chutes_tui.sandbox.seed import Credentials, credentials
 from chutes_tui.sandbox.server import RunningSandbox, start_in_thread
 from chutes_tui.sandbox.settings import SandboxSettings
 from chutes_tui.sandbox.storage import Store
+from tests.simclock import ClockState
 
 SEEDED = ("demo", "alice", "bob")
 
@@ -88,10 +89,29 @@ class Sandbox:
     running: RunningSandbox
     db_path: Path
     users: dict[str, SandboxUser]
+    settings: SandboxSettings
 
     @property
     def url(self) -> str:
         return self.running.url
+
+    # the simulated clock, steered directly: the server runs in a thread of this process
+
+    def clock_state(self) -> ClockState:
+        return ClockState(**self.settings.clock.state())
+
+    def simulated_seconds(self) -> float:
+        return self.settings.clock.simulated_seconds()
+
+    def pause(self) -> None:
+        self.settings.clock.pause()
+
+    def resume(self) -> None:
+        self.settings.clock.resume()
+
+    def advance(self, simulated_seconds: float) -> None:
+        """Move the clock on; what falls due happens at the simulator's next tick."""
+        self.settings.clock.advance(simulated_seconds)
 
     def http(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10)
@@ -118,7 +138,7 @@ def start_sandbox(tmp_path: Path, **overrides) -> Sandbox:
             users[name] = SandboxUser(credentials(store, name), path)
     finally:
         store.close()
-    return Sandbox(running, db_path, users)
+    return Sandbox(running, db_path, users, settings)
 
 
 @contextmanager

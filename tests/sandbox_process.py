@@ -20,6 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.simclock import ClockState
+
 START_TIMEOUT = 20.0
 
 
@@ -37,6 +39,7 @@ class Server:
     log: Path
     speed: float = 100.0
     extra: tuple[str, ...] = ()
+    paused: bool = False  # start every run with the simulated clock stopped
     process: subprocess.Popen | None = None
     url: str = ""
 
@@ -65,6 +68,7 @@ class Server:
                         "--speed",
                         str(self.speed),
                         "--quiet",
+                        *(("--paused-clock",) if self.paused else ()),
                         *self.extra,
                     ],
                     stdin=subprocess.DEVNULL,
@@ -91,6 +95,30 @@ class Server:
                 pass
             time.sleep(0.05)
         return False
+
+    # the simulated clock, steered through the sandbox's loopback-only control route
+
+    def _clock(self, change: dict | None = None) -> ClockState:
+        url = f"{self.url}/_sandbox/clock"
+        reply = httpx.post(url, json=change, timeout=10) if change else httpx.get(url, timeout=10)
+        reply.raise_for_status()
+        return ClockState(**reply.json())
+
+    def clock_state(self) -> ClockState:
+        return self._clock()
+
+    def simulated_seconds(self) -> float:
+        return self._clock().simulated_seconds
+
+    def pause(self) -> None:
+        self._clock({"pause": True})
+
+    def resume(self) -> None:
+        self._clock({"pause": False})
+
+    def advance(self, simulated_seconds: float) -> None:
+        """Move the clock on; what falls due happens at the sandbox's next tick."""
+        self._clock({"advance": simulated_seconds})
 
     def kill(self) -> None:
         assert self.process is not None
@@ -122,10 +150,14 @@ def api_key(db: Path, user: str) -> str:
 
 
 @contextmanager
-def sandbox_process(tmp_path: Path, speed: float = 100.0, *extra: str) -> Iterator[Server]:
+def sandbox_process(
+    tmp_path: Path, speed: float = 100.0, *extra: str, paused: bool = False
+) -> Iterator[Server]:
     """A started sandbox process on its own database, stopped afterwards."""
     tmp_path.mkdir(parents=True, exist_ok=True)
-    server = Server(tmp_path / "sandbox.db", tmp_path / "server.log", speed=speed, extra=extra)
+    server = Server(
+        tmp_path / "sandbox.db", tmp_path / "server.log", speed=speed, extra=extra, paused=paused
+    )
     try:
         server.start()
         yield server

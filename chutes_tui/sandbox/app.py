@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chutes_tui.sandbox.context import Sandbox
 from chutes_tui.sandbox.events import Events
 from chutes_tui.sandbox.lifecycle import Simulator
-from chutes_tui.sandbox.routes import chutes, deploy, images, live, logos, users
+from chutes_tui.sandbox.routes import chutes, control, deploy, images, live, logos, users
 from chutes_tui.sandbox.seed import seed
 from chutes_tui.sandbox.settings import SandboxSettings
 from chutes_tui.sandbox.storage import Store
@@ -95,6 +95,6 @@ def create_app(settings: SandboxSettings, events: Events | None = None) -> FastA
         log.error("unexpected error on %s %s: %r", request.method, request.url.path, error)
         return JSONResponse({"detail": "Internal sandbox error"}, status_code=500)
 
-    for module in (users, images, live, chutes, deploy, logos):
+    for module in (control, users, images, live, chutes, deploy, logos):
         app.include_router(module.router)
     return app

@@ -25,6 +25,7 @@ def _settings(args: argparse.Namespace) -> SandboxSettings:
         extra_chutes=max(args.extra_chutes, 0),
         log_burst=args.log_burst,
         burst_seconds=args.burst_seconds,
+        paused=args.paused_clock,
     )
 
 
@@ -39,7 +40,8 @@ def serve(args: argparse.Namespace) -> int:
     port = DEFAULT_PORT if args.port is None else args.port
     print(
         f"chutes-tui sandbox: local simulated Chutes API on http://{args.host}:{port}\n"
-        f"  database {settings.db_path}, speed x{settings.speed:g}\n"
+        f"  database {settings.db_path}, speed x{settings.speed:g}"
+        f"{', clock paused' if settings.paused else ''}\n"
         f"  no real GPUs and no real money; point the chutes CLI at it with\n"
         f"  chutes-tui sandbox config --url http://{args.host}:{port} > sandbox.ini\n"
         f"  CHUTES_CONFIG_PATH=sandbox.ini chutes chutes list",

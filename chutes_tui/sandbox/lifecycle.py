@@ -1,7 +1,8 @@
 """Simulated instances: created → verified → active (chute hot) → idle → deleted (cold).
 
-Times are simulated seconds, turned into wall-clock deadlines through `--speed`, and kept
-in the database so a restarted sandbox carries on. One ticker task applies transitions,
+Times are simulated seconds, turned into deadlines on the sandbox's clock through `--speed`
+(the clock runs with real time unless a test pauses or advances it), and kept in the
+database so a restarted sandbox carries on. One ticker task applies transitions,
 bills running private instances, and writes instance log lines into bounded buffers:
 a scripted start-up, then requests, health checks and the odd warning while active.
 Log text comes from seeded random generators, so a run can be replayed.
@@ -37,6 +38,9 @@ REQUEST_EVERY = 4.0  # simulated seconds between requests to an active instance,
 WARNING_EVERY = 90.0  # simulated seconds between warnings, on average
 PULL_WINDOW = (0.5, 0.95)  # image pull and GPU set-up, as fractions of the time to verify
 LOAD_WINDOW = (0.05, 0.9)  # weights and warm-up, as fractions of the time to activate
+# Clock seconds by which a deadline may be missed and still count as reached: a clock moved
+# on in several steps lands on a deadline give or take a rounding error.
+DUE_SLACK = 1e-5
 BURST_DELAY = 1.0  # real seconds between a listener arriving and a burst starting
 BURST_SLICE = 0.01  # real seconds between two writes of a burst
 BURST_WIDTH = 100  # characters in a burst line
@@ -380,7 +384,7 @@ class BurstText:
 
 @dataclass
 class Activity:
-    """What an active instance logs next, and when (wall-clock times)."""
+    """What an active instance logs next, and when (times on the sandbox's clock)."""
 
     rng: random.Random
     hw: Hardware
@@ -414,6 +418,7 @@ class Simulator:
     ) -> None:
         self.store = store
         self.settings = settings
+        self.clock = settings.clock
         self.events = events or Events()
         self.logs = LogBook(on_attach=self._listener_joined)
         self._random = random.Random(LOG_SEED)
@@ -472,7 +477,7 @@ class Simulator:
         None once an instance is hot."""
         if any(row["active"] and row["verified"] for row in instances):
             return None
-        now = time.time()
+        now = self.clock.now()
         verify = self.settings.real(self.settings.verify_after)
         oldest = min((row["verify_due"] - verify for row in instances), default=now)
         age = max(0.0, now - oldest) * self.settings.speed
@@ -522,7 +527,7 @@ class Simulator:
         table = self.settings.gpu_table
         supported = pricing.supported_gpus(selector, table)
         gpu = min(supported, key=lambda name: table.gpus[name].hourly_rate)
-        now = time.time()
+        now = self.clock.now()
         instance_id = str(uuid.uuid4())
         verify_due = now + self.settings.real(self.settings.verify_after)
         activate_due = verify_due + self.settings.real(self.settings.activate_after)
@@ -587,7 +592,7 @@ class Simulator:
         return float(chute["spec"].get("shutdown_after_seconds") or 300)
 
     def _extend(self, chute: Row) -> None:
-        deadline = time.time() + self.settings.real(self._shutdown_after(chute))
+        deadline = self.clock.now() + self.settings.real(self._shutdown_after(chute))
         with self.store.tx() as db:
             db.execute(
                 "UPDATE instances SET idle_deadline = MAX(idle_deadline, ?) WHERE chute_id = ?",
@@ -597,7 +602,7 @@ class Simulator:
     def _cost(self, instance: Row, until: float | None = None) -> float:
         if instance["billed_from"] is None:
             return 0.0
-        elapsed = max(0.0, (until or time.time()) - instance["billed_from"])
+        elapsed = max(0.0, (until or self.clock.now()) - instance["billed_from"])
         return instance["hourly_rate"] * elapsed * self.settings.speed / 3600
 
     def _settle(self, instance: Row) -> None:
@@ -632,26 +637,27 @@ class Simulator:
         self.events.deleted(instance, None if by_miner else _gone(instance, reason))
 
     def tick(self) -> None:
-        now = time.time()
+        now = self.clock.now()
+        reached = now + DUE_SLACK
         due = self.store.all(
             "SELECT * FROM instances WHERE (verified = 0 AND verify_due <= ?)"
             " OR (active = 0 AND activate_due <= ?) OR idle_deadline <= ?",
-            now,
-            now,
-            now,
+            reached,
+            reached,
+            reached,
         )
         for instance in due:
-            if instance["idle_deadline"] <= now:
+            if instance["idle_deadline"] <= reached:
                 idle = self.store.chute(instance["chute_id"])
                 seconds = int(self._shutdown_after(idle)) if idle else 0
                 self._delete(instance, f"idle for {seconds}s", by_miner=True)
                 continue
-            if not instance["verified"] and instance["verify_due"] <= now:
+            if not instance["verified"] and instance["verify_due"] <= reached:
                 self._verify(instance, now)
-            if not instance["active"] and instance["activate_due"] <= now:
+            if not instance["active"] and instance["activate_due"] <= reached:
                 self._activate(instance, now)
         for instance_id in list(self._scripts):
-            self._flush(instance_id, now)
+            self._flush(instance_id, reached)
         self._chatter(now)
 
     def _verify(self, instance: Row, now: float) -> None:
@@ -702,7 +708,7 @@ class Simulator:
         """After a start: instances already active (seeded, or from an earlier run) go on
         answering health checks; what traffic they had is not known, so they log no requests.
         """
-        now = time.time()
+        now = self.clock.now()
         for row in self.store.all("SELECT * FROM instances WHERE active = 1"):
             self._activity[row["instance_id"]] = self._serving(row, now, traffic=False)
 
@@ -721,7 +727,8 @@ class Simulator:
 
     async def _burst(self, instance_id: str) -> None:
         """Write `log_burst` lines a second for `burst_seconds`, in short slices that catch
-        up when the loop lags, then a closing line with the count and the time."""
+        up when the loop lags, then a closing line with the count and the time. A benchmark
+        of the viewer, so real time throughout, whatever the simulated clock does."""
         await asyncio.sleep(BURST_DELAY)
         rate = self.settings.log_burst
         total = round(rate * self.settings.burst_seconds)

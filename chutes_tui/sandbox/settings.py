@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chutes_tui.core.pricing import FeeFormula, GpuTable
+from chutes_tui.sandbox.clock import SimClock
 
 DEFAULT_PORT = 8765
 
@@ -32,7 +33,12 @@ class SandboxSettings:
     extra_chutes: int = 0
     log_burst: int = 0  # benchmark: lines per second written into a watched instance's log
     burst_seconds: float = 10.0  # how long a burst lasts, in real seconds
+    paused: bool = False  # start with the simulated clock stopped (tests, benchmarks)
+    clock: SimClock = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.clock = SimClock(self.speed, paused=self.paused)
 
     def real(self, simulated_seconds: float) -> float:
-        """Wall-clock seconds for a span of simulated time."""
+        """Seconds on the sandbox's clock (real ones while it runs) for simulated seconds."""
         return simulated_seconds / self.speed

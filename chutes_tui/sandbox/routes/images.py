@@ -57,7 +57,11 @@ async def list_images(
 
 
 async def _build_events(box: Sandbox, image_id: str, offset: int) -> AsyncIterator[str]:
-    """An unfinished build: its log so far as single-newline `data:` lines, then keep-alives."""
+    """An unfinished build: its log so far as single-newline `data:` lines, then keep-alives.
+
+    No build progresses in the sandbox, so the keep-alives follow real time, like those of
+    instance logs, even while the simulated clock is paused.
+    """
     image = box.store.image(image_id)
     lines = (image["build_log"] if image else "").splitlines()
     for number, line in enumerate(lines[offset:], start=offset + 1):

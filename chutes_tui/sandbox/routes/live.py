@@ -32,18 +32,19 @@ def _warmup_line(status: str, log: str) -> str:
 
 
 async def _warmup_events(box: Sandbox, chute_id: str) -> AsyncIterator[str]:
-    settings = box.settings
+    """`cold` every COLD_EVERY and the end after WARMUP_CAP, both on the simulated clock."""
+    settings, clock = box.settings, box.settings.clock
     poll = min(0.25, max(0.01, settings.real(0.5)))
-    started = last_cold = time.monotonic()
+    started = last_cold = clock.now()
     yield _warmup_line("cold", "waiting for instances ...")
-    while time.monotonic() - started < settings.real(WARMUP_CAP):
+    while clock.now() - started < settings.real(WARMUP_CAP):
         await asyncio.sleep(poll)
         hot = _hot(box.store.instances(chute_id))
         if hot:
             yield _warmup_line("hot", f"chute is hot, {len(hot)} instances available")
             return
-        if time.monotonic() - last_cold >= settings.real(COLD_EVERY):
-            last_cold = time.monotonic()
+        if clock.now() - last_cold >= settings.real(COLD_EVERY):
+            last_cold = clock.now()
             yield _warmup_line("cold", "waiting for instances ...")
 
 
@@ -104,7 +105,8 @@ async def _log_events(box: Sandbox, instance_id: str, backfill: int) -> AsyncIte
     """History, then whatever is new at each wake as one chunk, `.` when idle.
 
     Idle keep-alives go out at most once per keep-alive period, however often other
-    instances' writes wake the stream; the first comes right after the history.
+    instances' writes wake the stream; the first comes right after the history. They keep
+    the connection alive, so they follow real time even while the simulated clock is paused.
     """
     logs = box.sim.logs
     logs.attach(instance_id)
