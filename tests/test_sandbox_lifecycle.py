@@ -1,14 +1,19 @@
-"""Simulated instances: warmup streams, hot and cold, idle shutdown, instance log streams."""
+"""Simulated instances: warmup streams, hot and cold, idle shutdown, instance log streams.
+
+Tests of the lifecycle pause the sandbox's clock, act, and advance it by exactly what a
+transition needs, so no state can be skipped however loaded the machine is.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import time
 
 import httpx
+import pytest
 
 from tests.conftest import body_bytes, deploy_body
+from tests.simclock import wait_simulated
 
 
 def deploy(sandbox, **changes) -> dict:
@@ -27,14 +32,7 @@ def chute(sandbox, name: str, user: str = "demo") -> dict:
         return http.get(f"/chutes/{name}", headers=sandbox.users[user].key_headers()).json()
 
 
-def wait_for(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
+VERIFY, ACTIVATE = 20.0, 5.0  # simulated seconds from creation to verified, then to active
 
 
 def sse_data(lines: list[str]) -> list[dict]:
@@ -44,13 +42,18 @@ def sse_data(lines: list[str]) -> list[dict]:
 def test_warmup_streams_cold_then_one_hot_line_then_closes(sandbox):
     demo = sandbox.users["demo"]
     headers = demo.signed("chutes")
+    sandbox.pause()
     with (
         sandbox.http() as http,
         http.stream("GET", "/chutes/warmup/llama-mini", headers=headers) as r,
     ):
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
-        raw = r.read().decode()
+        chunks = r.iter_text()
+        raw = next(chunks)  # the first cold line, while the clock stands still
+        assert raw.startswith('data: {"status": "cold"')
+        sandbox.advance(VERIFY + ACTIVATE)
+        raw += "".join(chunks)
     assert "\n\n" in raw
     events = sse_data(raw.splitlines())
     assert events[0] == {"status": "cold", "log": "waiting for instances ..."}
@@ -62,6 +65,7 @@ def test_warmup_streams_cold_then_one_hot_line_then_closes(sandbox):
 
 def test_quick_warmup_reports_pending_instances_then_hot(sandbox):
     demo = sandbox.users["demo"]
+    sandbox.pause()
     with sandbox.http() as http:
         first = http.get("/chutes/warmup/echo-stream?quick=true", headers=demo.key_headers())
         assert first.status_code == 200
@@ -77,31 +81,44 @@ def test_quick_warmup_reports_pending_instances_then_hot(sandbox):
             reply = http.get("/chutes/warmup/echo-stream?quick=true", headers=demo.key_headers())
             return reply.json() if reply.json()["status"] == "hot" else None
 
-        status = wait_for(hot)
+        assert hot() is None  # the clock stands still
+        sandbox.advance(VERIFY + ACTIVATE)
+        status = wait_simulated(sandbox, hot, "hot")
     assert status["instance_count"] == 1 and status["bounty"] is None
     assert status["instances"][0]["instance_id"] == instance["instance_id"]
 
 
 def test_deploy_goes_hot_then_idles_down_to_cold(sandbox):
+    sandbox.pause()
     created = deploy(sandbox, shutdown_after_seconds=60)
     states = [(i["verified"], i["active"]) for i in created["instances"]]
     assert states == [(False, False)]
-    wait_for(lambda: chute(sandbox, "test-chute")["hot"])
-    # 60 simulated seconds at speed 100 is 0.6 s of idling.
-    wait_for(lambda: not chute(sandbox, "test-chute")["instances"], timeout=10)
+    sandbox.advance(VERIFY)
+    wait_simulated(
+        sandbox, lambda: chute(sandbox, "test-chute")["instances"][0]["verified"], "verified"
+    )
+    assert chute(sandbox, "test-chute")["hot"] is False  # verified, not yet active
+    sandbox.advance(ACTIVATE)
+    wait_simulated(sandbox, lambda: chute(sandbox, "test-chute")["hot"], "hot")
+    # 60 simulated seconds after the deploy, with no warmup since, it is deleted.
+    sandbox.advance(60 - VERIFY - ACTIVATE)
+    wait_simulated(sandbox, lambda: not chute(sandbox, "test-chute")["instances"], "cold")
     assert chute(sandbox, "test-chute")["hot"] is False
 
 
 def test_running_private_instances_cost_the_owner(sandbox):
+    sandbox.pause()
     deploy(sandbox)
-    wait_for(lambda: chute(sandbox, "test-chute")["hot"])
+    sandbox.advance(VERIFY + ACTIVATE)
+    wait_simulated(sandbox, lambda: chute(sandbox, "test-chute")["hot"], "hot")
     demo = sandbox.users["demo"]
     with sandbox.http() as http:
         start = http.get("/users/me", headers=demo.key_headers()).json()["balance"]
-        time.sleep(1.0)
+        sandbox.advance(100)
         later = http.get("/users/me", headers=demo.key_headers()).json()["balance"]
-    # One a4000 at $0.20/h for ~100 simulated seconds costs about $0.0056.
+    # One a4000 at $0.20/h for 100 simulated seconds costs about $0.0056.
     assert 0.003 < start - later < 0.012
+    assert start - later == pytest.approx(0.20 * 100 / 3600, abs=2e-6)  # balances show 6 places
 
 
 def test_update_replaces_instances(sandbox):
@@ -123,9 +140,12 @@ def read_events(response: httpx.Response, count: int) -> list[str]:
 
 
 def test_instance_logs_stream_connected_backfill_live_and_keepalive(sandbox):
+    sandbox.pause()
     created = deploy(sandbox)
     instance_id = created["instances"][0]["instance_id"]
-    wait_for(lambda: chute(sandbox, "test-chute")["hot"])
+    sandbox.advance(VERIFY + ACTIVATE)
+    wait_simulated(sandbox, lambda: chute(sandbox, "test-chute")["hot"], "hot")
+    sandbox.resume()  # live lines follow the running clock
     demo = sandbox.users["demo"]
     with sandbox.http() as http:
         url = f"/instances/{instance_id}/logs?backfill=2"
@@ -196,9 +216,10 @@ def test_instances_survive_a_restart(tmp_path):
         instance_id = created["instances"][0]["instance_id"]
     finally:
         box.running.stop()
-    box = start_sandbox(tmp_path)
+    box = start_sandbox(tmp_path, paused=True)
     try:
-        wait_for(lambda: chute(box, "test-chute")["hot"])
+        box.advance(VERIFY + ACTIVATE)  # deadlines from the first run, on the second's clock
+        wait_simulated(box, lambda: chute(box, "test-chute")["hot"], "hot")
         assert [i["instance_id"] for i in chute(box, "test-chute")["instances"]] == [instance_id]
     finally:
         box.running.stop()

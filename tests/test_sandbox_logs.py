@@ -19,7 +19,8 @@ from chutes_tui.sandbox.lifecycle import GPU_NAMES, HEALTH_CHECK_LINE, LogBook, 
 from chutes_tui.sandbox.routes.live import CONNECTED, _log_chunk
 from chutes_tui.sandbox.settings import SandboxSettings
 from tests.conftest import Sandbox, running_sandbox
-from tests.test_sandbox_lifecycle import chute, deploy, wait_for
+from tests.simclock import wait_simulated
+from tests.test_sandbox_lifecycle import ACTIVATE, VERIFY, chute, deploy
 
 REQUEST = re.compile(r'^INFO: +10\.[\d.]+:\d+ - "POST /echo HTTP/1\.1" (200|429|500) ')
 BURST = re.compile(r"^burst (\d{7})/(\d{7}) ")
@@ -217,9 +218,11 @@ def test_startup_lines_come_in_order(sandbox: Sandbox) -> None:
 
 
 def test_active_instances_log_requests_and_health_checks(tmp_path: Path) -> None:
-    with running_sandbox(tmp_path, speed=1000.0) as box:
+    with running_sandbox(tmp_path, speed=1000.0, paused=True) as box:
         instance_id = deploy(box, shutdown_after_seconds=86400)["instances"][0]["instance_id"]
-        wait_for(lambda: chute(box, "test-chute")["hot"])
+        box.advance(VERIFY + ACTIVATE)
+        wait_simulated(box, lambda: chute(box, "test-chute")["hot"], "hot")
+        box.resume()  # requests and health checks follow the running clock
 
         def enough(lines: list[str]) -> bool:
             requests = [line for line in lines if REQUEST.match(line)]
@@ -244,9 +247,9 @@ def test_log_streams_are_counted_until_the_client_closes_them(sandbox: Sandbox) 
             # Keep the line iterators: dropping one closes its connection.
             streams = [one.iter_lines(), two.iter_lines()]
             assert [next(lines) for lines in streams] == [CONNECTED.strip()] * 2
-            wait_for(lambda: book.listeners(instance_id) == 2, timeout=5)
+            wait_simulated(sandbox, lambda: book.listeners(instance_id) == 2, "two listeners")
             assert book.listeners() == 2
-        wait_for(lambda: book.listeners() == 0, timeout=5)
+        wait_simulated(sandbox, lambda: book.listeners() == 0, "no listener")
 
 
 def burst_numbers(lines: list[str], total: int) -> list[int]:
