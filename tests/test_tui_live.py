@@ -1,7 +1,9 @@
 """The live view driven with Pilot against a sandbox process running at high speed.
 
 The sandbox runs in its own process so that this one stays idle between events (Pilot
-needs that), and so a test can kill it mid-stream and start it again.
+needs that), and so a test can kill it mid-stream and start it again. Tests of the
+lifecycle pause its clock and advance it by exactly what each transition needs, then wait
+for the view to show it; waits for log lines get a budget in simulated seconds.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ from chutes_tui.tui.widgets.log_panes import ALL
 from chutes_tui.tui.widgets.log_view import CURRENT_STYLE, LogView
 from tests.conftest import deploy_body
 from tests.sandbox_process import Server, api_key, sandbox_process
-from tests.test_tui import private_dirs, static_text, wait_for  # noqa: F401 - autouse fixture
+from tests.simclock import pilot_wait_simulated as until
+from tests.test_sandbox_lifecycle import ACTIVATE, VERIFY
+from tests.test_tui import private_dirs, static_text  # noqa: F401 - autouse fixture
 
 SPEED = 60.0
 SIZE = (120, 36)
 POLL = 0.2
+LINES = 1200.0  # simulated seconds the running clock may move while log lines are awaited
 
 
 @pytest.fixture
@@ -75,21 +80,30 @@ async def deploy(server: Server, name: str, **changes) -> str:
 
 
 async def test_deploy_warm_up_hot_logs_idle_and_cold(server: Server) -> None:
+    server.pause()  # from here on, the instances move only when the test says
     chute_id = await deploy(server, "live-test", shutdown_after_seconds=60)
     app = live_app(server, chute="live-test")
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: screen(app).live is not None, "the chute", timeout=10)
+        await until(pilot, server, lambda: screen(app).live is not None, "the chute")
         assert "live-test" in static_text(app, "#live-header")
         live = screen(app).live
-        # the instance the deploy started goes idle, then away: the chute is cold
-        await wait_for(pilot, lambda: live.hot is False and not live.present(), "cold", timeout=20)
+        await until(pilot, server, lambda: live.present(), "the deploy's instance")
+        # never called, the deploy's instance goes 60 simulated seconds later: the chute is cold
+        server.advance(60)
+        await until(pilot, server, lambda: live.hot is False and not live.present(), "cold")
         assert "press w to warm up" in static_text(app, "#live-header")
         await pilot.press("w")
         assert isinstance(app.screen, ConfirmScreen)
         assert "/hour per instance" in static_text(app, "#dialog-body")  # the cost, first
         await pilot.press("y")
+        await until(pilot, server, lambda: live.present(), "the warmup's instance")
+        (started,) = (state.instance_id for state in live.present())
+        server.advance(VERIFY)
+        await until(pilot, server, lambda: live.instances[started].verified, "verified")
+        assert not live.instances[started].active and not live.hot
+        server.advance(ACTIVATE)
         routable = lambda: [state for state in live.present() if state.routable]  # noqa: E731
-        await wait_for(pilot, lambda: live.hot and routable(), "hot", timeout=20)
+        await until(pilot, server, lambda: live.hot and routable(), "hot")
         header = static_text(app, "#live-header")
         assert "HOT" in header and "hot after" in header
         kinds = [event.kind for event in live.events]
@@ -99,20 +113,22 @@ async def test_deploy_warm_up_hot_logs_idle_and_cold(server: Server) -> None:
         told = " ".join(event.text for event in after_warmup)
         assert "verified" in told and "active" in told
         instance_id = routable()[0].instance_id
+        assert instance_id == started
         assert instance_id in screen(app).query_one("#live-instances").rows
-        await wait_for(
+        await until(
             pilot,
+            server,
             lambda: has_line(app, "Application startup complete.", instance_id),
             "startup lines in the instance's pane",
-            timeout=10,
         )
         assert any(
             f"[{instance_id[:8]}]" in line.plain(False, True)
             for line in screen(app).logs.panes[ALL]
         )
         # nobody calls it: it shuts down after 60 simulated seconds idle, and goes cold
-        await wait_for(pilot, lambda: live.hot is False, "cold again", timeout=20)
-        await wait_for(pilot, lambda: live.instances[instance_id].gone, "gone", timeout=10)
+        server.advance(60)
+        await until(pilot, server, lambda: live.hot is False, "cold again")
+        await until(pilot, server, lambda: live.instances[instance_id].gone, "gone")
         assert live.chute_id == chute_id
         assert "COLD" in static_text(app, "#live-header")
         tab = screen(app).query_one(f"#pane-{instance_id}", Tab)
@@ -123,18 +139,19 @@ async def test_deploy_warm_up_hot_logs_idle_and_cold(server: Server) -> None:
 async def test_search_pause_wrap_and_follow(server: Server) -> None:
     app = live_app(server, chute="hello-world")
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: len(pane_text(app)) > 60, "lines", timeout=20)
+        await until(pilot, server, lambda: len(pane_text(app)) > 60, "lines", LINES)
         view = screen(app).query_one(LogView)
         assert view.follow and "FOLLOWING" in static_text(app, "#log-status")
         await pilot.press("space")
         assert not view.follow and "PAUSED" in static_text(app, "#log-status")
         await pilot.pause()
         top, seen = view.scroll_y, view.buffer.appended
-        await wait_for(
+        await until(
             pilot,
+            server,
             lambda: view.buffer.appended > seen + 5 and view.unseen > 5,
             "new lines while paused",
-            timeout=10,
+            LINES,
         )
         assert view.scroll_y == top  # nothing moved under the reader
         await pilot.press("slash")
@@ -165,18 +182,20 @@ async def test_search_pause_wrap_and_follow(server: Server) -> None:
 async def test_a_cut_stream_reconnects_and_says_so(server: Server) -> None:
     app = live_app(server, chute="hello-world")
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: len(pane_text(app)) > 10, "lines", timeout=20)
+        await until(pilot, server, lambda: len(pane_text(app)) > 10, "lines", LINES)
         server.kill()
-        await wait_for(pilot, lambda: has_line(app, "reconnecting in"), "a retry note", timeout=15)
+        # no clock to read while the sandbox is down: these waits have the hang guard only
+        await until(pilot, server, lambda: has_line(app, "reconnecting in"), "a retry note")
         server.start(port=server.port)
-        await wait_for(pilot, lambda: has_line(app, "reconnected"), "reconnected", timeout=30)
+        await until(pilot, server, lambda: has_line(app, "reconnected"), "reconnected")
         text = pane_text(app)
         after = len(text) - max(i for i, line in enumerate(text) if line == "reconnected")
-        await wait_for(
+        await until(
             pilot,
+            server,
             lambda: len(pane_text(app)) - len(text) + after > 3,
             "lines after the reconnect",
-            timeout=15,
+            LINES,
         )
         assert screen(app).problem is None or "retrying" in screen(app).problem
 
@@ -184,13 +203,13 @@ async def test_a_cut_stream_reconnects_and_says_so(server: Server) -> None:
 async def test_leaving_the_view_cancels_its_streams(server: Server) -> None:
     app = live_app(server, chute="hello-world")
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: len(pane_text(app)) > 5, "lines", timeout=20)
+        await until(pilot, server, lambda: len(pane_text(app)) > 5, "lines", LINES)
         live_screen = screen(app)
         workers = [worker for worker in app.workers if worker.node is live_screen]
         assert {worker.group for worker in workers} >= {"poll", "logs"}
         await pilot.press("escape")
-        await wait_for(
-            pilot, lambda: all(worker.is_finished for worker in workers), "workers ended"
+        await until(
+            pilot, server, lambda: all(worker.is_finished for worker in workers), "workers ended"
         )
         assert all(worker.state.name == "CANCELLED" for worker in workers)
 
@@ -202,9 +221,10 @@ async def test_logs_of_a_public_chute_explain_the_403(server: Server) -> None:
     db.close()
     app = live_app(server, chute="hello-world")
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: has_line(app, "logging_enabled"), "the 403 note", timeout=20)
-        await wait_for(
+        await until(pilot, server, lambda: has_line(app, "logging_enabled"), "the 403 note")
+        await until(
             pilot,
+            server,
             lambda: any("private" in event.text for event in screen(app).live.events),
             "the note in the timeline",
         )
@@ -213,7 +233,7 @@ async def test_logs_of_a_public_chute_explain_the_403(server: Server) -> None:
 async def test_save_a_pane_and_choose_the_backfill(server: Server, tmp_path: Path) -> None:
     app = live_app(server, chute="hello-world")
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: len(pane_text(app)) > 20, "lines", timeout=20)
+        await until(pilot, server, lambda: len(pane_text(app)) > 20, "lines", LINES)
         await pilot.press("s")
         assert isinstance(app.screen, PromptScreen)
         prompt = app.screen.query_one(Input)
@@ -227,7 +247,7 @@ async def test_save_a_pane_and_choose_the_backfill(server: Server, tmp_path: Pat
         prompt.value = "3"
         await pilot.press("enter")
         assert screen(app).options.backfill == 3
-        await wait_for(pilot, lambda: len(pane_text(app)) >= 3, "the backfill", timeout=10)
+        await until(pilot, server, lambda: len(pane_text(app)) >= 3, "the backfill", LINES)
         await pilot.press("b")
         app.screen.query_one(Input).value = "20000"
         await pilot.press("enter")
@@ -237,8 +257,8 @@ async def test_save_a_pane_and_choose_the_backfill(server: Server, tmp_path: Pat
 async def test_each_instance_has_its_own_pane(server: Server) -> None:
     app = live_app(server, chute="hello-world")
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(
-            pilot, lambda: len(screen(app).logs.panes) == 2, "an instance pane", timeout=20
+        await until(
+            pilot, server, lambda: len(screen(app).logs.panes) == 2, "an instance pane", LINES
         )
         instance_id = next(key for key in screen(app).logs.panes if key != ALL)
         await pilot.press("right_square_bracket")
@@ -253,20 +273,28 @@ async def test_the_events_channel_feeds_the_timeline(server: Server) -> None:
     pytest.importorskip("socketio")
     app = live_app(server, chute="llama-mini", events_url=server.url)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: screen(app).live is not None, "the chute", timeout=10)
+        await until(pilot, server, lambda: screen(app).live is not None, "the chute")
         live = screen(app).live
-        await wait_for(
+        await until(
             pilot,
+            server,
             lambda: any("events channel connected" in e.text for e in live.events),
             "the channel",
-            timeout=15,
         )
+        server.pause()
         await pilot.press("w", "y")
-        await wait_for(
+        await until(
             pilot,
+            server,
+            lambda: any(e.text.startswith("instance_created:") for e in live.events),
+            "the creation event",
+        )
+        server.advance(VERIFY + ACTIVATE)
+        await until(
+            pilot,
+            server,
             lambda: any(e.text.startswith("instance_activated:") for e in live.events),
             "the activation event",
-            timeout=20,
         )
         reasons = [e.text.split(":")[0] for e in live.events if e.kind == "event"]
         assert reasons.index("instance_created") < reasons.index("instance_activated")
@@ -281,14 +309,14 @@ async def test_gone_instances_are_kept_up_to_a_bound(
 
     app = live_app(server, chute="hello-world")
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: len(screen(app).logs.panes) == 2, "the pane", timeout=20)
+        await until(pilot, server, lambda: len(screen(app).logs.panes) == 2, "the pane", LINES)
         instance_id = next(key for key in screen(app).logs.panes if key != ALL)
         await pilot.press("right_square_bracket")
         monkeypatch.setattr(live_screen, "KEEP_GONE", 0)
         with sqlite3.connect(server.db) as db:
             db.execute("DELETE FROM instances WHERE instance_id = ?", (instance_id,))
         table = screen(app).query_one("#live-instances")
-        await wait_for(pilot, lambda: instance_id not in table.rows, "the row dropped", timeout=10)
+        await until(pilot, server, lambda: instance_id not in table.rows, "the row dropped")
         assert instance_id not in screen(app).logs.panes
         assert screen(app).logs.pane == ALL  # the pane that was shown went back to all
         assert any(e.kind == "gone" for e in screen(app).live.events)
@@ -297,14 +325,14 @@ async def test_gone_instances_are_kept_up_to_a_bound(
 async def test_jumping_to_another_list_ends_the_view_cleanly(server: Server) -> None:
     app = live_app(server, chute="hello-world")
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: len(pane_text(app)) > 5, "lines", timeout=20)
+        await until(pilot, server, lambda: len(pane_text(app)) > 5, "lines", LINES)
         live_screen = screen(app)
         workers = [worker for worker in app.workers if worker.node is live_screen]
         for _ in range(3):  # while polls and streams are in flight
             await pilot.press("r")
         await pilot.press("2")  # the images list, straight from the live view
-        await wait_for(
-            pilot, lambda: all(worker.is_finished for worker in workers), "workers ended"
+        await until(
+            pilot, server, lambda: all(worker.is_finished for worker in workers), "workers ended"
         )
         assert not isinstance(app.screen, LiveScreen)
         assert app.is_running and app.return_code is None  # no worker took the app down
