@@ -1,8 +1,9 @@
 """`warmup --wait` and `logs --follow` as a CI pipeline runs them, against a real sandbox.
 
 Both print as things happen: one line per event, flushed at once, until hot, a timeout,
-or ctrl+c. Fast sandboxes (speed 100) warm a chute up in a fraction of a second; the slow
-one (speed 1) keeps chutes cold. Nothing here asserts how long anything took.
+or ctrl+c. The sandboxes here start with their clock paused: a test advances it by exactly
+what a warmup needs, once the command has shown the step before, or not at all to keep a
+chute cold. Nothing here asserts how long anything took.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import json
 import re
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +23,9 @@ import pytest
 from chutes_tui.client.errors import ExitCode
 from chutes_tui.sandbox.routes import live as live_routes
 from tests.conftest import Sandbox, running_sandbox
+from tests.simclock import HANG_GUARD, wait_simulated
 from tests.test_headless import BACKFILL_LINES, Cli, Run, command
+from tests.test_sandbox_lifecycle import ACTIVATE, VERIFY
 
 STATUS_LINE = re.compile(r"^ *\d+\.\d+s  (cold|hot|reconnecting)  \S.*$")
 
@@ -41,15 +43,15 @@ def cli(box: Sandbox, home: Path) -> Cli:
 
 @pytest.fixture
 def fast(tmp_path: Path, home: Path) -> Iterator[Cli]:
-    """A sandbox of its own at speed 100: a warmup is hot within a second."""
-    with running_sandbox(tmp_path, speed=100.0) as sandbox:
+    """A sandbox of its own at speed 100, its clock paused until the test moves it."""
+    with running_sandbox(tmp_path, speed=100.0, paused=True) as sandbox:
         yield Cli(sandbox, home)
 
 
 @pytest.fixture
 def slow(tmp_path: Path, home: Path) -> Iterator[Cli]:
-    """A sandbox at real speed: instances take 20 s to verify, so chutes stay cold."""
-    with running_sandbox(tmp_path, speed=1.0) as sandbox:
+    """A sandbox at real speed whose clock never moves: chutes stay cold."""
+    with running_sandbox(tmp_path, speed=1.0, paused=True) as sandbox:
         yield Cli(sandbox, home)
 
 
@@ -77,12 +79,30 @@ class Running:
     def stderr(self) -> str:
         return self.err_path.read_text()
 
-    def wait_until(self, check: Callable[[], bool], what: str, seconds: float = 15) -> None:
-        deadline = time.monotonic() + seconds
-        while not check():
+    def wait_until(
+        self, check: Callable[[], bool], what: str, simulated: float | None = None
+    ) -> None:
+        """Until `check()`, while the sandbox's clock moves at most `simulated` seconds
+        (a paused clock: the hang guard only)."""
+
+        def done() -> bool:
+            if check():
+                return True
             assert self.proc.poll() is None, f"stopped before {what}: {self.run()}"
-            assert time.monotonic() < deadline, f"no {what} within {seconds} s: {self.run()}"
-            time.sleep(0.05)
+            return False
+
+        try:
+            wait_simulated(self.cli.box, done, what, simulated)
+        except AssertionError as error:
+            raise AssertionError(f"{error}: {self.run()}") from None
+
+    def finish(self, code: int = 0) -> Run:
+        """The run, once the command ends by itself."""
+        self.proc.wait(timeout=HANG_GUARD)  # a hang fails; no timing is asserted
+        run = self.run()
+        self.cli.check_hygiene(run)
+        assert run.code == code, str(run)
+        return run
 
     def interrupt(self) -> Run:
         """ctrl+c, as a terminal sends it; the finished run."""
@@ -120,8 +140,16 @@ def running(cli: Cli, tmp_path: Path, *args: str) -> Iterator[Running]:
 # --- warmup --wait -------------------------------------------------------------------------
 
 
-def test_warmup_wait_prints_json_lines_until_hot(fast: Cli) -> None:
-    run = fast("warmup", "echo-stream", "--wait", "--timeout", "30", output="lines")
+def warm_up(cli: Cli, tmp_path: Path, *args: str) -> Run:
+    """`warmup --wait` on a paused clock: the first cold line, then exactly what it takes."""
+    with running(cli, tmp_path, *args) as live:
+        live.wait_until(lambda: live.stdout().endswith("\n"), "first status line")
+        cli.box.advance(VERIFY + ACTIVATE)
+        return live.finish()
+
+
+def test_warmup_wait_prints_json_lines_until_hot(fast: Cli, tmp_path: Path) -> None:
+    run = warm_up(fast, tmp_path, "warmup", "echo-stream", "--wait", "--timeout", "600")
     *events, summary = json_lines(run.stdout)
     assert summary["chute"] == "echo-stream" and summary["hot"] is True
     assert set(summary) == {"chute", "hot", "waited_seconds"}
@@ -134,8 +162,8 @@ def test_warmup_wait_prints_json_lines_until_hot(fast: Cli) -> None:
     assert run.stderr == ""
 
 
-def test_warmup_wait_for_people(fast: Cli) -> None:
-    run = fast("--output", "table", "warmup", "echo-stream", "--wait", output="text")
+def test_warmup_wait_for_people(fast: Cli, tmp_path: Path) -> None:
+    run = warm_up(fast, tmp_path, "--output", "table", "warmup", "echo-stream", "--wait")
     *events, last = run.stdout.splitlines()
     assert events and all(STATUS_LINE.match(line) for line in events), str(run)
     assert "  hot  chute is hot, 1 instances available" in events[-1]
@@ -153,12 +181,16 @@ def test_warmup_wait_times_out(slow: Cli) -> None:
 def test_warmup_wait_reopens_a_stream_the_server_closed(
     tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The API ends a warmup stream after 600 s; here after 40 (0.4 s at speed 100)."""
+    """The API ends a warmup stream after 600 s; here after 40."""
     monkeypatch.setattr(live_routes, "WARMUP_CAP", 40.0)
-    with running_sandbox(tmp_path, speed=100.0, verify_after=120.0) as sandbox:
-        run = Cli(sandbox, home)(
-            "warmup", "echo-stream", "--wait", "--timeout", "30", output="lines"
-        )
+    with running_sandbox(tmp_path, speed=100.0, verify_after=120.0, paused=True) as sandbox:
+        args = ("warmup", "echo-stream", "--wait", "--timeout", "600")
+        with running(Cli(sandbox, home), tmp_path, *args) as live:
+            live.wait_until(lambda: live.stdout().endswith("\n"), "first status line")
+            sandbox.advance(40)  # the stream's end
+            live.wait_until(lambda: '"reconnecting"' in live.stdout(), "the reopening")
+            sandbox.advance(120 + ACTIVATE - 40)
+            run = live.finish()
     *events, summary = json_lines(run.stdout)
     statuses = [event["status"] for event in events]
     assert "reconnecting" in statuses and statuses[-1] == "hot", str(run)
@@ -211,8 +243,13 @@ def test_logs_follow_waits_for_instances_and_says_when_they_go(fast: Cli, tmp_pa
             )
         (instance,) = reply.json()["instances"]
         tag = f"[{instance['instance_id'][:8]}]"
-        # 300 simulated seconds idle: the instance shuts down 3 s after it started.
-        live.wait_until(lambda: f"{tag} instance gone" in live.stderr(), "gone note", 30)
+        live.wait_until(lambda: len(live.stdout().splitlines()) >= 3, "the history")
+        fast.box.advance(VERIFY)
+        live.wait_until(lambda: "GPU verification passed" in live.stdout(), "verification")
+        fast.box.advance(ACTIVATE)
+        live.wait_until(lambda: "Application startup complete." in live.stdout(), "activation")
+        fast.box.advance(300 - VERIFY - ACTIVATE)  # idle since the warmup: it goes
+        live.wait_until(lambda: f"{tag} instance gone" in live.stderr(), "gone note")
         run = live.interrupt()
     assert run.code == 130 and run.stderr.endswith("Interrupted.\n"), str(run)
     lines = run.stdout.splitlines()
