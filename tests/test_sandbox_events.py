@@ -14,14 +14,15 @@ import pytest
 
 from chutes_tui.sandbox.events import Events, config_id
 from tests.conftest import Sandbox, body_bytes, deploy_body, running_sandbox
+from tests.simclock import HANG_GUARD
 
 socketio = pytest.importorskip("socketio")
 
-# 200 simulated seconds to verify and 200 more to activate are 0.5 s each at speed 400,
-# and llama-mini idles out 600 s (1.5 s) after it was created: each event has time to be
-# checked against the API before the next change.
-SLOW_STEPS = {"speed": 400, "verify_after": 200, "activate_after": 200}
-TIMEOUT = 10.0
+# 200 simulated seconds to verify and 200 more to activate, and llama-mini idles out 600 s
+# after it was created; the clock stands still until the test advances it, so each event
+# is checked against the API before the next change.
+SLOW_STEPS = {"speed": 400, "verify_after": 200, "activate_after": 200, "paused": True}
+TIMEOUT = HANG_GUARD  # a wait for an event that never comes fails; no timing is asserted
 
 
 class Listener:
@@ -100,6 +101,7 @@ async def test_a_websocket_client_follows_a_cold_warmup_to_idle_shutdown(tmp_pat
             assert (instance_id, started["gpu_count"]) == (started["instance_id"], 2)
             row = (await instances(http, chute_id))[instance_id]
             assert (row["verified"], row["active"]) == (False, False)
+            box.advance(200)
             assert data == {
                 "chute_id": chute_id,
                 "instance_id": instance_id,
@@ -120,6 +122,7 @@ async def test_a_websocket_client_follows_a_cold_warmup_to_idle_shutdown(tmp_pat
             )
             row = (await instances(http, chute_id))[instance_id]
             assert (row["verified"], row["active"]) == (True, False)
+            box.advance(200)
 
             activated = await events.next(chute_id)
             assert activated["reason"] == "instance_activated"
@@ -134,6 +137,7 @@ async def test_a_websocket_client_follows_a_cold_warmup_to_idle_shutdown(tmp_pat
                 f"Miner {hotkey} has activated instance {instance_id} chute {chute_id}"
             )
             assert (await http.get(f"/chutes/{chute_id}")).json()["hot"] is True
+            box.advance(200)  # 600 s since the warmup
 
             deleted = await events.next(chute_id)
             assert deleted["reason"] == "instance_deleted"
@@ -151,6 +155,7 @@ async def test_a_polling_client_sees_deploys_updates_and_deletes(tmp_path: Path)
         async with listening(box, "polling") as events, api(box) as http:
             first = await deploy(box, http, demo_body)
             chute_id, old = first["chute_id"], first["instances"][0]["instance_id"]
+            box.advance(400)
             reasons = [(await events.next(chute_id))["reason"] for _ in range(3)]
             assert reasons == ["instance_created", "instance_hot", "instance_activated"]
 
@@ -179,7 +184,7 @@ async def test_a_polling_client_sees_deploys_updates_and_deletes(tmp_path: Path)
 
 async def test_the_sdk_events_client_gets_the_events_of_its_chute(tmp_path: Path):
     warmup_events = pytest.importorskip("chutes.entrypoint.warmup_events")
-    with running_sandbox(tmp_path, speed=1000) as box:
+    with running_sandbox(tmp_path, speed=1000, paused=True) as box:
         async with api(box) as http:
             chute_id = (await http.get("/chutes/llama-mini")).json()["chute_id"]
             got: asyncio.Queue[dict] = asyncio.Queue()
@@ -194,6 +199,7 @@ async def test_the_sdk_events_client_gets_the_events_of_its_chute(tmp_path: Path
             try:
                 assert client.connected
                 assert (await http.get("/chutes/warmup/llama-mini?quick=true")).status_code == 200
+                box.advance(25)  # verified after 20 s, active 5 s later
                 reasons = []
                 while "instance_activated" not in reasons:
                     event = await asyncio.wait_for(got.get(), TIMEOUT)
