@@ -114,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use the embedded local sandbox even when credentials exist",
     )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="log every API request to the debug log (`chutes-tui paths` shows where) and show"
+        " tracebacks; also CHUTES_TUI_DEBUG=1",
+    )
     parser.add_argument("--config", metavar="PATH", help="the SDK's config.ini")
     parser.add_argument("--api-url", metavar="URL", help="API base URL")
     parser.add_argument("--api-key", metavar="KEY", help="API key (default $CHUTES_API_KEY)")
@@ -172,7 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """The entry point: ctrl+c while starting up ends with 130 and one line, no traceback."""
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str]) -> int:
     if "--no-ui" in argv:
         from chutes_tui.headless.runner import run as run_headless
 
@@ -180,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_headless(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.debug:
+        os.environ["CHUTES_TUI_DEBUG"] = "1"  # the client's request log and tracebacks read it
     if args.command == "sandbox":
         from chutes_tui.sandbox.commands import run
 

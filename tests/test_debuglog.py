@@ -70,6 +70,25 @@ def test_headless_commands_write_the_request_log(sandbox: Sandbox, tmp_path: Pat
     assert not quiet.exists()  # no variable, no log
 
 
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_the_debug_flag_turns_the_log_on(sandbox: Sandbox, tmp_path: Path, where: str) -> None:
+    home, state = tmp_path / "home", tmp_path / "state"
+    home.mkdir()
+    cli = Cli(sandbox, home)
+    args = ("--debug", "me") if where == "before" else ("me", "--debug")
+    cli(*args, env=cli.env(XDG_STATE_HOME=str(state)))
+    assert_lines((state / "chutes-tui" / "debug.log").read_text(), rf"GET /users/me 200 {MS}")
+
+
+def test_the_dashboard_takes_the_debug_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chutes_tui import cli
+
+    monkeypatch.delenv(debuglog.ENV, raising=False)
+    monkeypatch.setattr("chutes_tui.paths.print_paths", lambda args: 0)
+    assert cli.main(["--debug", "paths"]) == 0
+    assert debuglog.enabled()
+
+
 @pytest.fixture
 def debug_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """The process's request log, switched on and kept under tmp_path."""

@@ -73,3 +73,16 @@ def test_ctrl_c_ends_the_command_with_130(tmp_path: Path, mode: str) -> None:
 def test_a_second_ctrl_c_ends_it_at_once(tmp_path: Path) -> None:
     done = interrupted(tmp_path, "absorbs", presses=2)
     assert (done.returncode, done.stderr) == (130, "Interrupted.\n"), done
+
+
+def test_ctrl_c_while_starting_up_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chutes_tui import cli
+
+    def interrupted_start(argv: list[str]) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_main", interrupted_start)
+    assert cli.main(["--no-ui", "me"]) == 130
+    assert capsys.readouterr().err == "Interrupted.\n"

@@ -51,7 +51,8 @@ def exit_codes_help(codes: Iterable[ExitCode] = EXIT_CODES) -> str:
 
 
 EXIT_CODES_HELP = (
-    exit_codes_help() + "\n\nSet CHUTES_TUI_DEBUG=1 to see a traceback for unexpected errors."
+    exit_codes_help() + "\n\n--debug (or CHUTES_TUI_DEBUG=1) logs every API request to the debug"
+    " log\n(`chutes-tui paths` shows where) and shows a traceback for unexpected errors."
 )
 
 
@@ -99,6 +100,9 @@ def output_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--output", choices=("table", "json"), default=KEEP, help="output format")
 
 
+DEBUG_HELP = "log every API request to the debug log (also CHUTES_TUI_DEBUG=1)"
+
+
 def _connection_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sandbox",
@@ -121,6 +125,7 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile", metavar="NAME", default=KEEP, help="a profile from the preferences file"
     )
+    parser.add_argument("--debug", action="store_true", default=KEEP, help=DEBUG_HELP)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -139,7 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"chutes-tui {__version__}")
     # Only the top level has defaults, so a sub-command never resets an earlier choice.
     parser.set_defaults(
-        output=None, sandbox=False, config=None, api_url=None, api_key=None, profile=None
+        output=None,
+        sandbox=False,
+        config=None,
+        api_url=None,
+        api_key=None,
+        profile=None,
+        debug=False,
     )
     _common(parser)
     commands = parser.add_subparsers(

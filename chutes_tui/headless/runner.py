@@ -7,6 +7,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from chutes_tui.client import debuglog
 from chutes_tui.client.errors import ChutesError, ExitCode, Unreachable
 
 NO_AUTH_COMMANDS = {"pricing"}
@@ -31,6 +32,8 @@ def run(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if args.sandbox and (args.config or args.api_url or args.api_key or args.profile):
         parser.error("--sandbox takes no --config, --api-url, --api-key or --profile")
+    if args.debug:
+        os.environ[debuglog.ENV] = "1"
     from chutes_tui.headless.output import Output
 
     out = Output(args.output)
@@ -52,7 +55,7 @@ def run(argv: Sequence[str]) -> int:
         sys.stderr.close()
         return ExitCode.OK
     except Exception as error:  # the last line of defence: one line, never a traceback
-        if os.environ.get("CHUTES_TUI_DEBUG") == "1":
+        if debuglog.enabled():
             out.info(traceback.format_exc().rstrip())  # redacted like every diagnostic
         out.error(f"unexpected {type(error).__name__}: {error}")
         return int(ExitCode.UNEXPECTED)

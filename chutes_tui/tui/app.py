@@ -5,7 +5,6 @@ Workers fetch and post messages; screens only read `app.feeds` and ask the app t
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from textual.binding import Binding
 from textual.timer import Timer
 
 from chutes_tui import config
+from chutes_tui.client import debuglog
 from chutes_tui.client.api import ChutesClient
 from chutes_tui.client.errors import (
     AuthError,
@@ -177,7 +177,7 @@ class ChutesApp(App):
     def _fatal_error(self) -> None:
         """A crash shows one redacted line, never locals (they may hold keys).
 
-        With CHUTES_TUI_DEBUG=1 the traceback comes too, still without locals.
+        With --debug (CHUTES_TUI_DEBUG=1) the traceback comes too, still without locals.
         """
         import sys
         import traceback
@@ -186,7 +186,7 @@ class ChutesApp(App):
 
         error = sys.exc_info()[1]
         text = f"chutes-tui stopped on an unexpected error: {type(error).__name__}: {error}"
-        if os.environ.get("CHUTES_TUI_DEBUG") == "1":
+        if debuglog.enabled():
             text = traceback.format_exc() + text
         self.bell()
         self._exit_renderables.append(Text(redact(text)))

@@ -1,0 +1,82 @@
+"""The shortest path through each front end, also run with the lowest declared dependencies.
+
+`scripts/lowest_deps.py` installs the oldest versions the project declares it works with and
+runs this file alone: a minimum in pyproject.toml is only true if these pass with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from chutes_tui import config
+from chutes_tui.client.signing import Credentials
+from chutes_tui.tui.app import ChutesApp
+from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
+from chutes_tui.tui.screens.live import LiveScreen
+from chutes_tui.tui.session import Session
+from tests.conftest import Sandbox
+
+HANG_GUARD = 120.0  # seconds; not a timing budget
+
+
+async def until(pilot: Pilot, check: Callable[[], bool]) -> None:
+    """Let the app work until `check()`; the limit only catches a hang (a crashed app)."""
+    deadline = asyncio.get_running_loop().time() + HANG_GUARD
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "the app stopped responding"
+        await pilot.pause(0.05)
+
+
+def headless(box: Sandbox, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CHUTES")}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"), CHUTES_API_URL=box.url)
+    env["CHUTES_API_KEY"] = box.users["demo"].api_key
+    return subprocess.run(
+        [sys.executable, "-m", "chutes_tui", "--no-ui", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_headless_lists_and_gets(box: Sandbox, tmp_path: Path) -> None:
+    me = headless(box, tmp_path, "me", "--json")
+    assert me.returncode == 0, me.stderr
+    assert json.loads(me.stdout)["username"] == "demo"
+    listing = headless(box, tmp_path, "chutes", "list", "--json")
+    assert listing.returncode == 0, listing.stderr
+    names = {item["name"] for item in json.loads(listing.stdout)}
+    assert {"hello-world", "llama-mini"} <= names
+    missing = headless(box, tmp_path, "chutes", "get", "no-such-chute")
+    assert missing.returncode == 4 and "Traceback" not in missing.stderr
+
+
+async def test_dashboard_lists_opens_and_goes_live(box: Sandbox) -> None:
+    connection = config.Connection(
+        base_url=box.url, credentials=Credentials(api_key=box.users["demo"].api_key)
+    )
+    app = ChutesApp(Session(connection, sandbox=None, label=box.url), refresh_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.feeds["chutes"].loaded and app.account is not None)
+        assert app.feeds["chutes"].rows
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ChuteDetailScreen)
+        await pilot.press("l")
+        await pilot.pause()
+        assert isinstance(app.screen, LiveScreen)
+        await until(pilot, lambda: app.screen.live is not None)
+        assert app.screen.live.name in str(app.screen.query_one("#live-header", Static).render())
+        await pilot.press("escape", "escape")
+        await pilot.press("q")
+    assert app.return_code == 0 and not app._exit_renderables
