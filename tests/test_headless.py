@@ -20,7 +20,6 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from chutes_tui.client.errors import ExitCode
 from chutes_tui.sandbox.lifecycle import HEALTH_CHECK_LINE
 from chutes_tui.sandbox.seed import HELLO_CODE
 from tests.conftest import Sandbox, start_sandbox
+from tests.simclock import wait_simulated
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -371,9 +371,7 @@ def test_logs_backfill_then_stop(slow: Cli) -> None:
     assert status["status"] == "cold" and status["bounty"] is not None
     golden_json(slow.box, "warmup_quick_cold.json", status)
     (instance,) = status["instances"]
-    started = time.monotonic()
-    lines = json_stream(slow("logs", "echo-stream", output="stream").stdout)
-    assert time.monotonic() - started < 15
+    lines = json_stream(slow("logs", "echo-stream", output="stream").stdout)  # and it ends
     expected = [
         line.format(gpu=instance["gpu_model_name"], chute="echo-stream") for line in BACKFILL_LINES
     ]
@@ -406,12 +404,16 @@ def test_logs_follow_streams_until_interrupted(cli: Cli, tmp_path: Path) -> None
             stderr=err,
         )
         try:
-            deadline = time.monotonic() + 20
             lines: list[Any] = []
-            while time.monotonic() < deadline and len(lines) < 5:
-                time.sleep(0.1)
+
+            def five_lines() -> bool:
+                nonlocal lines
                 text = out_path.read_text()
                 lines = json_stream(text[: text.rfind("}\n") + 1])
+                return len(lines) >= 5 or proc.poll() is not None
+
+            # health checks every 3 simulated seconds: five lines well within 600
+            wait_simulated(cli.box, five_lines, "five log lines", simulated=600)
             assert proc.poll() is None, "logs --follow stopped by itself"
             proc.send_signal(signal.SIGINT)
             code = proc.wait(timeout=120)  # a hang fails; no timing is asserted
@@ -516,11 +518,9 @@ def test_warmup_wait_until_hot(fresh: Cli) -> None:
 
 
 def test_warmup_wait_times_out_on_a_cold_chute(slow: Cli) -> None:
-    started = time.monotonic()
     run = slow("warmup", "llama-mini", "--wait", "--timeout", "0.2", code=ExitCode.TIMED_OUT)
-    assert time.monotonic() - started < 10
     *events, result = json_stream(run.stdout)  # the result still comes out, last
-    assert result["hot"] is False and 0.2 <= result["waited_seconds"] < 5
+    assert result["hot"] is False and result["waited_seconds"] >= 0.2
     assert {event["status"] for event in events} <= {"cold"}  # zero or one in 0.2 s
     assert run.stderr == "chutes-tui: error: llama-mini was not hot after 0.2 s\n"
     golden_json(slow.box, "warmup_wait_timeout.json", result)
