@@ -270,11 +270,8 @@ async def test_import_failures(box: Sandbox, shared_client: ChutesClient, module
 
 
 async def test_a_module_that_hangs_times_out() -> None:
-    started = time.monotonic()
     with pytest.raises(ImportFailed) as failed:
         await import_chute("hangs:chute", FIXTURES, timeout=2)
-    elapsed = time.monotonic() - started
-    assert 1.9 <= elapsed < 6, elapsed
     assert "did not finish in 2 s" in str(failed.value)
     assert failed.value.exit_code == ExitCode.IMPORT_FAILED
 

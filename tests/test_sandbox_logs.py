@@ -19,7 +19,7 @@ from chutes_tui.sandbox.lifecycle import GPU_NAMES, HEALTH_CHECK_LINE, LogBook, 
 from chutes_tui.sandbox.routes.live import CONNECTED, _log_chunk
 from chutes_tui.sandbox.settings import SandboxSettings
 from tests.conftest import Sandbox, running_sandbox
-from tests.simclock import wait_simulated
+from tests.simclock import HANG_GUARD, wait_simulated
 from tests.test_sandbox_lifecycle import ACTIVATE, VERIFY, chute, deploy
 
 REQUEST = re.compile(r'^INFO: +10\.[\d.]+:\d+ - "POST /echo HTTP/1\.1" (200|429|500) ')
@@ -40,10 +40,14 @@ def read_logs(
     instance_id: str,
     until: Callable[[list[str]], bool],
     backfill: int = 0,
-    timeout: float = 15.0,
+    simulated: float = 1500.0,
 ) -> list[str]:
-    """Log lines of one instance's stream until `until(lines)` holds; checks the framing."""
-    deadline = time.monotonic() + timeout
+    """Log lines of one instance's stream until `until(lines)` holds; checks the framing.
+
+    Fails once the sandbox's clock moved `simulated` seconds without it (or on a hang).
+    """
+    started = box.simulated_seconds()
+    guard = time.monotonic() + HANG_GUARD
     headers = box.users["demo"].signed("logs")
     url = f"/instances/{instance_id}/logs?backfill={backfill}"
     lines: list[str] = []
@@ -57,7 +61,10 @@ def read_logs(
                     lines.append(payload["log"])
             if until(lines):
                 return lines
-            assert time.monotonic() < deadline, f"gave up after {len(lines)} lines: {lines[-5:]}"
+            moved = box.simulated_seconds() - started
+            assert moved <= simulated and time.monotonic() < guard, (
+                f"gave up after {len(lines)} lines and {moved:.0f} simulated s: {lines[-5:]}"
+            )
     raise AssertionError(f"the stream ended early: {lines[-5:]}")
 
 

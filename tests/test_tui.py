@@ -35,6 +35,7 @@ from chutes_tui.tui.session import Session
 from chutes_tui.tui.widgets.account_bar import AccountBar
 from chutes_tui.tui.widgets.table import VirtualTable
 from tests.conftest import Sandbox, deploy_body, running_sandbox, start_sandbox
+from tests.simclock import HANG_GUARD
 
 LABEL = "http://127.0.0.1:8765"
 SIZE = (120, 36)
@@ -131,9 +132,9 @@ def app_for(box: Sandbox, user: str = "demo", **options: Any) -> ChutesApp:
 
 
 async def wait_for(
-    pilot: Pilot, predicate: Callable[[], object], what: str, timeout: float = 5.0
+    pilot: Pilot, predicate: Callable[[], object], what: str, timeout: float = HANG_GUARD
 ) -> None:
-    """Let the app run until `predicate()` holds, failing after `timeout` seconds."""
+    """Let the app run until `predicate()` holds; the limit only catches a hang."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
@@ -470,7 +471,7 @@ async def test_detail_c_copies_and_q_does_not_quit(
         await pilot.press("escape")
         assert isinstance(app.screen, ChutesScreen)
         await pilot.press("q")
-        await wait_for(pilot, lambda: not app.is_running, "the app to quit", timeout=2)
+        await wait_for(pilot, lambda: not app.is_running, "the app to quit")
 
 
 async def test_detail_of_a_missing_chute_says_so(shared_box: Sandbox) -> None:
@@ -815,7 +816,7 @@ async def test_q_quits_from_the_list(shared_box: Sandbox) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
         await pilot.press("2", "q")
-        await wait_for(pilot, lambda: not app.is_running, "the app to quit", timeout=2)
+        await wait_for(pilot, lambda: not app.is_running, "the app to quit")
     assert app.return_code in (0, None)
 
 

@@ -56,7 +56,7 @@ async def plan_in_wizard(pilot, folder: Path, ref: str) -> None:
     )
     app.screen.query_one("#ref").value = ref
     await pilot.press("enter")
-    await wait_for(pilot, lambda: app.screen.plan is not None, "the plan", timeout=30)
+    await wait_for(pilot, lambda: app.screen.plan is not None, "the plan")
 
 
 async def open_wizard(pilot, folder: Path, ref: str):
@@ -80,7 +80,7 @@ async def test_new_chute_shows_the_fee_and_deploys_only_on_y(
     before = chute_names(own_box)
     async with app_for(own_box).run_test(size=(120, 40)) as pilot:
         app = await open_wizard(pilot, chutes_dir, "hello:chute")
-        await wait_for(pilot, lambda: app.screen.plan is not None, "the plan", timeout=30)
+        await wait_for(pilot, lambda: app.screen.plan is not None, "the plan")
         assert "Deployment fee: $0.60" in static_text(app, "#fee")
         assert "accept the $0.60 fee" in static_text(app, "#next")
         assert chute_names(own_box) == before  # nothing sent yet
@@ -103,7 +103,7 @@ async def test_escape_cancels_and_sends_nothing(own_box: Sandbox, chutes_dir: Pa
     before = chute_names(own_box)
     async with app_for(own_box).run_test(size=(120, 40)) as pilot:
         app = await open_wizard(pilot, chutes_dir, "hello:chute")
-        await wait_for(pilot, lambda: app.screen.plan is not None, "the plan", timeout=30)
+        await wait_for(pilot, lambda: app.screen.plan is not None, "the plan")
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, DeployScreen), "the list")
     assert chute_names(own_box) == before
@@ -112,7 +112,7 @@ async def test_escape_cancels_and_sends_nothing(own_box: Sandbox, chutes_dir: Pa
 async def test_an_image_not_ready_blocks_the_deploy(own_box: Sandbox, chutes_dir: Path) -> None:
     async with app_for(own_box).run_test(size=(120, 40)) as pilot:
         app = await open_wizard(pilot, chutes_dir, "waiting:chute")
-        await wait_for(pilot, lambda: app.screen.plan is not None, "the plan", timeout=30)
+        await wait_for(pilot, lambda: app.screen.plan is not None, "the plan")
         assert "demo/tts:0.2 is building" in static_text(app, "#checks")
         assert "press w to wait" in static_text(app, "#next")
         await pilot.press("y")
@@ -154,7 +154,7 @@ async def test_an_update_shows_no_fee(own_box: Sandbox, chutes_dir: Path) -> Non
     )
     async with app_for(own_box).run_test(size=(120, 40)) as pilot:
         app = await open_wizard(pilot, chutes_dir, "hello:chute")
-        await wait_for(pilot, lambda: app.screen.plan is not None, "the plan", timeout=30)
+        await wait_for(pilot, lambda: app.screen.plan is not None, "the plan")
         if not app.screen.plan.existing:  # deploy once, so the edited file is an update
             await pilot.press("y")
             await wait_for(
@@ -169,6 +169,6 @@ async def test_an_update_shows_no_fee(own_box: Sandbox, chutes_dir: Path) -> Non
         assert app.screen.plan.existing and app.screen.plan.fee == 0
         assert "none (an update)" in static_text(app, "#fee")
         await pilot.press("y")
-        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), "updated", timeout=15)
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), "updated")
     after = own_box.query("SELECT balance FROM users WHERE username = 'demo'")[0]
     assert after["balance"] == balance["balance"]  # an update is free

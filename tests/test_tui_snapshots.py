@@ -30,6 +30,7 @@ from chutes_tui.tui.screens.modals import ConfirmScreen
 from chutes_tui.tui.screens.resources import ImagesScreen
 from chutes_tui.tui.session import Session
 from tests.conftest import Sandbox, running_sandbox
+from tests.simclock import HANG_GUARD
 
 SEED_TIME = "2026-01-01T12:00:00.000000Z"
 SECRET = "5eed" * 16
@@ -96,7 +97,7 @@ def make_app(box: Sandbox) -> ChutesApp:
 
 async def wait_for(pilot: Pilot, predicate: Callable[[], object], what: str) -> None:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5.0
+    deadline = loop.time() + HANG_GUARD  # catches a hang; not a timing budget
     while not predicate():
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")

@@ -42,7 +42,7 @@ PROBE = textwrap.dedent(
         session = embedded_sandbox(db_path=Path(sys.argv[1]))
         app = ChutesApp(session, refresh_interval=0)
         async with app.run_test(size=(100, 30)):
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 120  # catches a hang
             while not app.feeds["chutes"].rows:
                 assert time.monotonic() < deadline, "the chutes never loaded"
                 await asyncio.sleep(0.05)
