@@ -14,13 +14,13 @@ import mimetypes
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import httpx
 
@@ -54,6 +54,7 @@ else:
     models = _LazyModels()
 
 log = logging.getLogger("chutes_tui.client")
+Parsed = TypeVar("Parsed")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 USER_AGENT = "chutes-tui"
 SDK_VERSION_HEADER = {"X-Chutes-Version": "0.6.9"}
@@ -254,16 +255,16 @@ class ChutesClient:
                 response.status_code,
             ) from None
 
-    async def _model(self, model: type, method: str, path: str, **kwargs: Any) -> Any:
+    async def _model(self, model: type[Parsed], method: str, path: str, **kwargs: Any) -> Parsed:
         return self._parse(model, await self._json(method, path, **kwargs), path)
 
     @staticmethod
-    def _parse(model: Any, data: Any, path: str) -> Any:
-        try:
-            if hasattr(model, "model_validate"):
-                return model.model_validate(data)
-            from pydantic import TypeAdapter
+    def _parse(model: type[Parsed], data: Any, path: str) -> Parsed:
+        from pydantic import BaseModel, TypeAdapter
 
+        try:
+            if isinstance(model, type) and issubclass(model, BaseModel):
+                return model.model_validate(data)
             return TypeAdapter(model).validate_python(data)
         except Exception as error:  # pydantic.ValidationError, imported lazily
             raise ServerError(f"{path}: the API reply has an unexpected shape: {error}") from None
@@ -290,6 +291,25 @@ class ChutesClient:
 
     # images
 
+    @overload
+    async def list_images(
+        self,
+        page: int = ...,
+        limit: int = ...,
+        name: str | None = ...,
+        include_public: bool = ...,
+        raw: Literal[False] = ...,
+    ) -> models.Page[models.Image]: ...
+    @overload
+    async def list_images(
+        self,
+        page: int = ...,
+        limit: int = ...,
+        name: str | None = ...,
+        include_public: bool = ...,
+        *,
+        raw: Literal[True],
+    ) -> dict[str, Any]: ...
     async def list_images(
         self,
         page: int = 0,
@@ -297,13 +317,17 @@ class ChutesClient:
         name: str | None = None,
         include_public: bool = False,
         raw: bool = False,
-    ) -> models.Page[models.Image]:
+    ) -> models.Page[models.Image] | dict[str, Any]:
         """A page of images; `raw` gives the API's JSON unparsed."""
         params = {"page": page, "limit": limit, "name": name, "include_public": include_public}
         data = await self._json("GET", "/images/", purpose="images", params=params)
         return data if raw else self._parse(models.Page[models.Image], data, "/images/")
 
-    async def get_image(self, ref: str, raw: bool = False) -> models.Image:
+    @overload
+    async def get_image(self, ref: str, raw: Literal[False] = ...) -> models.Image: ...
+    @overload
+    async def get_image(self, ref: str, raw: Literal[True]) -> dict[str, Any]: ...
+    async def get_image(self, ref: str, raw: bool = False) -> models.Image | dict[str, Any]:
         data = await self._json("GET", f"/images/{ref}", purpose="images")
         return data if raw else self._parse(models.Image, data, f"/images/{ref}")
 
@@ -312,6 +336,25 @@ class ChutesClient:
 
     # chutes
 
+    @overload
+    async def list_chutes(
+        self,
+        page: int = ...,
+        limit: int = ...,
+        name: str | None = ...,
+        include_public: bool = ...,
+        raw: Literal[False] = ...,
+    ) -> models.Page[models.Chute]: ...
+    @overload
+    async def list_chutes(
+        self,
+        page: int = ...,
+        limit: int = ...,
+        name: str | None = ...,
+        include_public: bool = ...,
+        *,
+        raw: Literal[True],
+    ) -> dict[str, Any]: ...
     async def list_chutes(
         self,
         page: int = 0,
@@ -319,7 +362,7 @@ class ChutesClient:
         name: str | None = None,
         include_public: bool = False,
         raw: bool = False,
-    ) -> models.Page[models.Chute]:
+    ) -> models.Page[models.Chute] | dict[str, Any]:
         """A page of chutes with each item's cords filled in from `cord_refs`."""
         params = {"page": page, "limit": limit, "name": name, "include_public": include_public}
         data = await self._json("GET", "/chutes/", purpose="chutes", params=params)
@@ -332,7 +375,11 @@ class ChutesClient:
                 item["cords"] = (refs or {}).get(item.get("cord_ref_id"))
         return data if raw else self._parse(models.Page[models.Chute], data, "/chutes/")
 
-    async def get_chute(self, ref: str, raw: bool = False) -> models.Chute:
+    @overload
+    async def get_chute(self, ref: str, raw: Literal[False] = ...) -> models.Chute: ...
+    @overload
+    async def get_chute(self, ref: str, raw: Literal[True]) -> dict[str, Any]: ...
+    async def get_chute(self, ref: str, raw: bool = False) -> models.Chute | dict[str, Any]:
         data = await self._json("GET", f"/chutes/{ref}", purpose="chutes")
         return data if raw else self._parse(models.Chute, data, f"/chutes/{ref}")
 
@@ -467,7 +514,7 @@ class ChutesClient:
 
     async def _event_batches(
         self, path: str, purpose: str, params: dict[str, Any] | None = None
-    ) -> AsyncIterator[list[ServerEvent]]:
+    ) -> AsyncGenerator[list[ServerEvent], None]:
         """Events as they arrive, one list per network read (busy streams stay cheap)."""
         async with self._stream(path, purpose, params) as response:
             try:
@@ -478,13 +525,13 @@ class ChutesClient:
 
     async def _events(
         self, path: str, purpose: str, params: dict[str, Any] | None = None
-    ) -> AsyncIterator[ServerEvent]:
+    ) -> AsyncGenerator[ServerEvent, None]:
         async with aclosing(self._event_batches(path, purpose, params)) as batches:
             async for batch in batches:
                 for event in batch:
                     yield event
 
-    async def warmup(self, ref: str) -> AsyncIterator[models.WarmupEvent]:
+    async def warmup(self, ref: str) -> AsyncGenerator[models.WarmupEvent, None]:
         """The warmup stream: `cold` events, then one `hot` event when the chute is ready."""
         path = f"/chutes/warmup/{ref}"
         async with aclosing(self._events(path, "chutes")) as events:
@@ -494,7 +541,7 @@ class ChutesClient:
 
     async def warmup_feed(
         self, ref: str, attempts: int | None = None
-    ) -> AsyncIterator[models.WarmupEvent | StreamNotice]:
+    ) -> AsyncGenerator[models.WarmupEvent | StreamNotice, None]:
         """Warmup events until the chute is hot, the stream reopened whenever it ends early.
 
         The API closes a warmup stream after about ten minutes without going hot, and
@@ -532,7 +579,7 @@ class ChutesClient:
         reconnect: bool = False,
         attempts: int = 5,
         follow: bool = True,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Log lines of one instance; with `reconnect`, a broken stream is reopened.
 
         Without `follow`, only the history: it ends after `backfill` lines or at the first
@@ -542,8 +589,8 @@ class ChutesClient:
             async with aclosing(self.log_feed(instance_id, backfill, attempts)) as feed:
                 async for item in feed:
                     if isinstance(item, list):
-                        for line in item:
-                            yield line
+                        for text in item:
+                            yield text
             return
         seen = 0
         path = f"/instances/{instance_id}/logs"
@@ -558,7 +605,7 @@ class ChutesClient:
 
     async def log_feed(
         self, instance_id: str, backfill: int = 100, attempts: int = 30
-    ) -> AsyncIterator[list[str] | StreamNotice]:
+    ) -> AsyncGenerator[list[str] | StreamNotice, None]:
         """An instance's log lines in batches, reconnecting with backoff, saying what it does.
 
         Yields lists of lines, and a `StreamNotice` whenever the stream is retried, comes
@@ -609,7 +656,10 @@ class ChutesClient:
         return await self._json("GET", "/nodes/supported")
 
     async def all_pages(
-        self, lister: Callable[..., Awaitable[models.Page]], limit: int = 100, **filters: Any
+        self,
+        lister: Callable[..., Awaitable[models.Page[Any] | dict[str, Any]]],
+        limit: int = 100,
+        **filters: Any,
     ) -> list[Any]:
         """Every item of a paged list."""
         items: list[Any] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -30,7 +30,7 @@ def events_url(api_url: str) -> str:
 
 async def chute_events(
     url: str, chute_id: str, connect_timeout: float = 10.0
-) -> AsyncIterator[dict[str, Any] | StreamNotice]:
+) -> AsyncGenerator[dict[str, Any] | StreamNotice, None]:
     """`{reason, message, data}` payloads about `chute_id`, and notices when the link changes.
 
     The connection retries on its own (1 s, doubling up to 30 s, as the SDK does); closing

@@ -9,7 +9,7 @@ is one event (the API never splits one event over several `data:` lines). `.` li
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,7 +95,7 @@ def decode_all(chunks: Iterable[bytes]) -> list[ServerEvent]:
 
 async def iter_event_batches(
     chunks: AsyncIterator[bytes], strict: bool = True
-) -> AsyncIterator[list[ServerEvent]]:
+) -> AsyncGenerator[list[ServerEvent], None]:
     """Events from a byte stream, one list per chunk that completed any.
 
     A stream cut mid-line raises StreamBroken when `strict`.
@@ -118,7 +118,7 @@ async def iter_event_batches(
 
 async def iter_events(
     chunks: AsyncIterator[bytes], strict: bool = True
-) -> AsyncIterator[ServerEvent]:
+) -> AsyncGenerator[ServerEvent, None]:
     """Events from a byte stream, one at a time (see `iter_event_batches`)."""
     async for batch in iter_event_batches(chunks, strict):
         for event in batch:

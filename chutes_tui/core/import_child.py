@@ -14,6 +14,11 @@ import json
 import os
 import sys
 import traceback
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chutes.chute import Chute
 
 EXIT_OK, EXIT_FAILED = 0, 3
 
@@ -24,7 +29,7 @@ def _fail(result_path: str, message: str, detail: str = "") -> int:
     return EXIT_FAILED
 
 
-def _schema(value):
+def _schema(value: object) -> dict[str, Any]:
     """As the SDK does: a pydantic model class in a cord schema becomes its JSON schema."""
     import inspect
 
@@ -35,8 +40,10 @@ def _schema(value):
     raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
 
 
-def build_body(ref: str, module, chute) -> dict:
+def build_body(ref: str, module: ModuleType, chute: Chute) -> dict[str, Any]:
     """The request body of `POST /chutes/`, exactly as SDK 0.6.9 sends it (public: False)."""
+    if module.__file__ is None:
+        raise ValueError(f"{module.__name__} has no source file")
     with open(module.__file__) as source:
         code = source.read()
     return {

@@ -219,7 +219,8 @@ class LiveChute:
         event); an `instance_created` event also tells which GPU the instance runs on.
         """
         reason = str(payload.get("reason") or "event")
-        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+        raw = payload.get("data")
+        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
         instance_id = data.get("instance_id")
         state = self.instances.get(instance_id) if isinstance(instance_id, str) else None
         if state is not None and reason == "instance_created":
@@ -236,8 +237,11 @@ class LiveChute:
         Gone instances are kept so the user sees them go, but not forever: a chute that
         scales up and down all day would otherwise grow without bound.
         """
-        gone = sorted((s for s in self.instances.values() if s.gone), key=lambda s: s.gone_at)
-        dropped = [state.instance_id for state in gone[: max(0, len(gone) - keep)]]
+        gone = sorted(
+            ((s.gone_at, s.instance_id) for s in self.instances.values() if s.gone_at is not None),
+            key=lambda pair: pair[0],
+        )
+        dropped = [instance_id for _, instance_id in gone[: max(0, len(gone) - keep)]]
         for instance_id in dropped:
             del self.instances[instance_id]
         return dropped

@@ -85,6 +85,7 @@ class LogBuffer:
             return None
         needle = term.lower()
         start = min(max(start, -1), count)
+        order: Iterator[tuple[int, LogLine]]
         if forward:
             order = chain(
                 enumerate(islice(self._lines, start + 1, None), start + 1),
