@@ -10,7 +10,10 @@ preferences file point at different `config.ini` files, URLs and API-key variabl
     config = "~/.chutes/sandbox.ini"
     api_key_env = "CHUTES_SANDBOX_API_KEY"
 
-Precedence: flags, then the profile, then environment variables, then the SDK file.
+Precedence: flags, then the profile, then environment variables, then the SDK file, with
+one exception kept from the SDK itself: for the API URL, the file's `[api] base_url` beats
+`$CHUTES_API_URL` (chutes 0.6.9 reads the variable only when the file names no URL), so a
+config.ini and the official CLI always agree on where they talk to.
 """
 
 from __future__ import annotations
@@ -25,19 +28,16 @@ from pathlib import Path
 
 from chutes_tui.client.errors import ConfigError
 from chutes_tui.client.signing import Credentials, Hotkey
+from chutes_tui.locations import SDK_CONFIG
 
 DEFAULT_API_URL = "https://api.chutes.ai"
-SDK_CONFIG = Path("~/.chutes/config.ini")
 
 
 def prefs_path(env: Mapping[str, str] | None = None) -> Path:
     """The app's own preferences (profiles, keys, theme) under the XDG config dir."""
-    env = os.environ if env is None else env
-    if env.get("CHUTES_TUI_CONFIG"):
-        return Path(env["CHUTES_TUI_CONFIG"]).expanduser()
-    from platformdirs import user_config_path
+    from chutes_tui.locations import preferences
 
-    return user_config_path("chutes-tui") / "config.toml"
+    return preferences(env)
 
 
 def load_prefs(env: Mapping[str, str] | None = None) -> dict:

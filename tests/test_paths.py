@@ -21,7 +21,16 @@ def test_paths_lists_every_location(tmp_path: Path) -> None:
     )
     lines = done.stdout.splitlines()
     labels = [line.split()[0] for line in lines if line and not line.startswith(" ")]
-    assert labels == ["credentials", "preferences", "sandbox", "opened", "debug", "stylesheets"]
+    assert labels == [
+        "credentials",
+        "preferences",
+        "sandbox",
+        "opened",
+        "known",
+        "debug",
+        "stylesheets",
+    ]
+    assert str(tmp_path / ".local" / "state" / "chutes-tui" / "known-users.json") in done.stdout
     assert f"{tmp_path / 'sdk.ini'}  (not created yet)" in done.stdout
     assert str(tmp_path / ".config" / "chutes-tui" / "config.toml") in done.stdout
     assert str(tmp_path / ".local" / "share" / "chutes-tui" / "sandbox.db") in done.stdout

@@ -33,9 +33,9 @@ def enabled(environ: Mapping[str, str] | None = None) -> bool:
 
 def log_path() -> Path:
     """Where the request log goes: the user's state directory (`chutes-tui paths` shows it)."""
-    from platformdirs import user_state_path
+    from chutes_tui.locations import debug_log
 
-    return user_state_path("chutes-tui") / "debug.log"
+    return debug_log()
 
 
 def target(request: httpx.Request) -> str:

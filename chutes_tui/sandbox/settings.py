@@ -12,9 +12,9 @@ DEFAULT_PORT = 8765
 
 
 def default_db_path() -> Path:
-    from platformdirs import user_data_path
+    from chutes_tui.locations import sandbox_db
 
-    return user_data_path("chutes-tui") / "sandbox.db"
+    return sandbox_db()
 
 
 @dataclass
