@@ -31,7 +31,13 @@ def _sandbox_parser(commands: argparse._SubParsersAction) -> None:
     sandbox = commands.add_parser("sandbox", help="run or configure the local sandbox API")
     actions = sandbox.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    serve = actions.add_parser("serve", help="serve the sandbox API until interrupted")
+    serve = actions.add_parser(
+        "serve",
+        help="serve the sandbox API until interrupted",
+        description="Serve the sandbox API until interrupted; the banner shows once it listens.",
+        epilog="exit codes: 0 stopped, 2 bad arguments or GPU table, 8 cannot listen (the"
+        " address is in use: pick another --port) or the sandbox did not start",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8765)")
     serve.add_argument("--db", type=Path, default=None, help="database file")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import uvicorn
@@ -26,18 +27,35 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 class _Server(uvicorn.Server):
-    """Hangs up on Socket.IO clients first, so open long-polls do not hold up the exit."""
+    """Hangs up on Socket.IO clients first, so open long-polls do not hold up the exit;
+    calls `on_ready` once the app has started and the socket accepts requests."""
 
-    def __init__(self, config: uvicorn.Config, events: Events) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        events: Events,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(config)
         self.events = events
+        self.on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.on_ready is not None:
+            self.on_ready()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await self.events.hang_up()
         await super().shutdown(sockets)
 
 
-def _server(settings: SandboxSettings, quiet: bool, events: bool = True) -> uvicorn.Server:
+def _server(
+    settings: SandboxSettings,
+    quiet: bool,
+    events: bool = True,
+    on_ready: Callable[[], None] | None = None,
+) -> _Server:
     """The API, behind the Socket.IO `events` channel at `/socket.io/` when `events` is on
     and python-socketio is installed."""
     channel = Events()
@@ -50,7 +68,7 @@ def _server(settings: SandboxSettings, quiet: bool, events: bool = True) -> uvic
         lifespan="on",
         ws="auto",  # websockets if installed, else wsproto; Socket.IO falls back to polling
     )
-    return _Server(config, channel)
+    return _Server(config, channel, on_ready)
 
 
 def url_for(sock: socket.socket) -> str:
@@ -59,12 +77,17 @@ def url_for(sock: socket.socket) -> str:
 
 
 def serve(
-    settings: SandboxSettings, host: str, port: int, quiet: bool = False, events: bool = True
-) -> None:
-    """Serve until interrupted; `events` adds the Socket.IO channel when it can."""
-    sock = bind(host, port)
-    server = _server(settings, quiet, events)
+    settings: SandboxSettings,
+    sock: socket.socket,
+    quiet: bool = False,
+    events: bool = True,
+    on_ready: Callable[[], None] | None = None,
+) -> bool:
+    """Serve on a socket from `bind` until interrupted; `events` adds the Socket.IO channel
+    when it can. False when the app never started (uvicorn has logged why)."""
+    server = _server(settings, quiet, events, on_ready)
     asyncio.run(server.serve(sockets=[sock]))
+    return server.started
 
 
 @dataclass

@@ -1,18 +1,22 @@
-"""`/_sandbox/clock`: read, pause, resume and advance the simulated clock.
+"""`/_sandbox/clock` reads, pauses, resumes and advances the simulated clock;
+`/_sandbox/credentials` hands a seeded user's keys to `chutes-tui sandbox config --url`.
 
-Not part of the Chutes API: a control for tests and benchmarks, answered only to clients
-on this machine.
+Not part of the Chutes API: controls for tests, benchmarks and the sandbox's own command
+line, answered only to clients on this machine (the credentials hold secrets).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import math
+from dataclasses import asdict
+from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, field_validator
 
 from chutes_tui.sandbox.context import parse_body, sandbox
+from chutes_tui.sandbox.seed import credentials
 
 router = APIRouter(prefix="/_sandbox", include_in_schema=False)
 
@@ -31,7 +35,11 @@ class ClockChange(BaseModel):
         return value
 
 
-def _loopback_only(request: Request) -> None:
+CLOCK_REFUSAL = "The sandbox clock is controlled from this machine only."
+CREDENTIALS_REFUSAL = "The sandbox hands out credentials to this machine only."
+
+
+def _loopback_only(request: Request, refusal: str = CLOCK_REFUSAL) -> None:
     host = request.client.host if request.client else ""
     try:
         address = ipaddress.ip_address(host)
@@ -39,7 +47,7 @@ def _loopback_only(request: Request) -> None:
         address = None
     mapped = getattr(address, "ipv4_mapped", None)
     if address is None or not (mapped or address).is_loopback:
-        raise HTTPException(403, "The sandbox clock is controlled from this machine only.")
+        raise HTTPException(403, refusal)
 
 
 @router.get("/clock")
@@ -60,3 +68,17 @@ async def change_clock(request: Request) -> dict:
     if change.advance:
         clock.advance(change.advance)
     return clock.state()
+
+
+@router.get("/credentials")
+async def read_credentials(request: Request, user: str = "demo") -> dict:
+    """A user's derived credentials, and the database they come from (absolute, or
+    `:memory:`), so `sandbox config --url` prints keys that open this sandbox."""
+    _loopback_only(request, CREDENTIALS_REFUSAL)
+    box = sandbox(request)
+    found = box.store.find_user(user)
+    if found is None:
+        raise HTTPException(404, f"No sandbox user {user!r}.")
+    path = box.store.path
+    database = path if path == ":memory:" else str(Path(path).resolve())
+    return {"database": database, **asdict(credentials(box.store, found["username"]))}
