@@ -7,6 +7,7 @@ codes. The chute modules are in tests/chute_fixtures/.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -38,10 +39,12 @@ from chutes_tui.core.deploy import (
     plan_deploy,
 )
 from tests.conftest import Sandbox
+from tests.procs import alive, descendants, group_members, import_children, process_group, until
 
 FIXTURES = Path(__file__).resolve().parent / "chute_fixtures"
 PLAIN = "plain-fixture"
 TIMEOUT = 60
+HANG_GUARD = 60  # only catches a hang; nothing is timed
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -274,6 +277,40 @@ async def test_a_module_that_hangs_times_out() -> None:
         await import_chute("hangs:chute", FIXTURES, timeout=2)
     assert "did not finish in 2 s" in str(failed.value)
     assert failed.value.exit_code == ExitCode.IMPORT_FAILED
+
+
+async def started_import(folder: Path, timeout: float) -> tuple[asyncio.Task, int, list[int]]:
+    """An import of a module that starts a helper and hangs; its child and all it started."""
+    shutil.copy(FIXTURES / "spawns_and_hangs.py", folder / "spawns_and_hangs.py")
+    task = asyncio.create_task(import_chute("spawns_and_hangs:chute", folder, timeout=timeout))
+
+    def running() -> list[int]:
+        children = import_children(folder)
+        return [children[0], *descendants(children[0])] if children else []
+
+    await until(lambda: len(running()) >= 2, "the import child and its helper")
+    started = running()
+    return task, started[0], started
+
+
+async def test_cancelling_an_import_kills_the_child_and_its_group(tmp_path: Path) -> None:
+    task, child, started = await started_import(tmp_path, timeout=600)
+    assert process_group(child) == child  # the child leads a process group of its own
+    assert set(started) <= set(group_members(child))
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(asyncio.shield(task), HANG_GUARD)
+    assert not alive(child)  # killed and waited for before the cancellation went on
+    await until(lambda: not group_members(child), "the child's process group to end")
+    assert not any(alive(pid) for pid in started)
+
+
+async def test_a_timed_out_import_leaves_nothing_running(tmp_path: Path) -> None:
+    task, child, started = await started_import(tmp_path, timeout=3)
+    with pytest.raises(ImportFailed, match="did not finish in 3 s"):
+        await asyncio.wait_for(task, HANG_GUARD)  # the helper holds the output pipe open
+    await until(lambda: not group_members(child), "the child's process group to end")
+    assert not any(alive(pid) for pid in started)
 
 
 async def test_a_noisy_module_imports_and_its_noise_is_kept() -> None:

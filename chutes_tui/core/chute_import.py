@@ -1,15 +1,19 @@
 """Importing a `module:chute` reference: in a child process, with a timeout, output captured.
 
 A chute module is arbitrary code: it may raise, hang, call sys.exit or print noise. Running
-it in a child keeps all of that away from the dashboard and the headless process.
+it in a child keeps all of that away from the dashboard and the headless process. The child
+leads a process group of its own, and the whole group is killed when the import is cancelled
+or times out, so nothing the module started outlives the import.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
+import signal
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -55,6 +59,13 @@ def check_ref(ref: str) -> None:
         )
 
 
+async def _end(process: asyncio.subprocess.Process) -> None:
+    """Kill the child's process group (the child and all it started) and reap the child."""
+    with contextlib.suppress(ProcessLookupError):  # the group has ended already
+        os.killpg(process.pid, signal.SIGKILL)
+    await process.wait()
+
+
 async def import_chute(
     ref: str, directory: str | Path = ".", timeout: float = DEFAULT_TIMEOUT
 ) -> ImportedChute:
@@ -74,12 +85,15 @@ async def import_chute(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,  # its own process group, so the group can be killed
         )
         try:
             output, _ = await asyncio.wait_for(process.communicate(), timeout)
+        except asyncio.CancelledError:
+            await _end(process)
+            raise
         except TimeoutError:
-            process.kill()
-            await process.wait()
+            await _end(process)
             raise ImportFailed(
                 f"importing {ref} did not finish in {timeout:g} s (does the module block or"
                 " wait for input at import time?)"
