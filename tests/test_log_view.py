@@ -130,3 +130,62 @@ async def test_control_bytes_and_colour_codes_do_not_reach_the_terminal() -> Non
         assert rendered[0] == "red text"
         assert "\x07" not in rendered[1] and "\t" not in rendered[1]
         assert rendered[2] == "ab"
+
+
+class HeaderApp(App):
+    """A view under a header whose height changes, as the live view's does."""
+
+    def __init__(self, buffer: LogBuffer) -> None:
+        super().__init__()
+        self.buffer = buffer
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Static
+
+        yield Static("header", id="header")
+        yield LogView(self.buffer, id="view")
+
+
+async def test_a_taller_terminal_keeps_following() -> None:
+    buffer = LogBuffer(500)
+    app = ViewApp(buffer)
+    async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
+        view = app.query_one(LogView)
+        lines(buffer, [f"line {n}" for n in range(200)])
+        view.sync()
+        await pilot.pause()
+        assert view.follow and view.scroll_y == view.max_scroll_y
+        await pilot.resize_terminal(WIDTH, HEIGHT * 2)
+        await pilot.pause()
+        assert view.follow and view.scroll_y == view.max_scroll_y
+        await pilot.resize_terminal(WIDTH * 2, HEIGHT * 3)  # wider too: wrapped rows shrink
+        view.set_options(wrap=True)
+        await pilot.pause()
+        assert view.follow and view.scroll_y == view.max_scroll_y
+
+
+async def test_a_shrinking_header_keeps_following() -> None:
+    buffer = LogBuffer(500)
+    app = HeaderApp(buffer)
+    async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
+        header = app.query_one("#header")
+        header.styles.height = 4
+        view = app.query_one(LogView)
+        view.styles.height = "1fr"
+        lines(buffer, [f"line {n}" for n in range(200)])
+        view.sync()
+        await pilot.pause()
+        assert view.follow and view.scroll_y == view.max_scroll_y
+        header.styles.height = 1
+        await pilot.pause()
+        await pilot.pause()
+        assert view.follow and view.scroll_y == view.max_scroll_y
+        assert row_text(view, view.size.height - 1).endswith("line 199")
+
+
+async def test_content_changes_never_pause() -> None:
+    async with viewing(50, [f"line {n}" for n in range(50)]) as (pilot, view):
+        view.set_options(wrap=True)
+        view.show(LogBuffer(50))  # an emptied pane, as after a backfill reload
+        await pilot.pause()
+        assert view.follow

@@ -177,6 +177,9 @@ async def test_search_pause_wrap_and_follow(server: Server) -> None:
         assert view.term == "" and isinstance(app.screen, LiveScreen)
         await pilot.press("end")
         assert view.follow and view.scroll_y == view.max_scroll_y
+        await pilot.resize_terminal(SIZE[0], SIZE[1] + 12)  # a taller terminal: still following
+        await pilot.pause()
+        assert view.follow and "FOLLOWING" in static_text(app, "#log-status")
 
 
 async def test_a_cut_stream_reconnects_and_says_so(server: Server) -> None:

@@ -183,7 +183,9 @@ class LogView(ScrollView, can_focus=True):
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
-        if new < old and not self._following_scroll and self.follow:
+        # Only a scroll that leaves the end pauses: a taller view or shorter content pulls
+        # the offset back as well, but to the new end, and that is no reader moving away.
+        if new < old and new < self.max_scroll_y and not self._following_scroll and self.follow:
             self.follow = False
             self.post_message(self.FollowChanged())
 
