@@ -55,6 +55,7 @@ class RecordingUI:
     """A DeployUI that records what it was told and answers confirm() with `answer`."""
 
     answer: bool = True
+    wait_hint: str = "wait with the recorder"
     messages: list[str] = field(default_factory=list)
     confirmed: list[DeployPlan] = field(default_factory=list)
 
@@ -244,6 +245,18 @@ async def test_blocked_by_preflight(box: Sandbox, shared_client: ChutesClient, m
         assert plan.fee == 0 and plan.hourly is None and plan.supported_gpus == []
     if module == "public_chute":
         assert plan.body["public"] is True
+
+
+async def test_the_fix_for_a_building_image_is_the_callers_way_to_wait(
+    shared_client: ChutesClient,
+) -> None:
+    bare = await plan_deploy(shared_client, "not_ready:chute", options())
+    assert by_name(bare)["image"].fix == "wait until it is built and pushed"
+    told = await plan_deploy(shared_client, "not_ready:chute", options(), RecordingUI())
+    assert by_name(told)["image"].fix == (
+        "wait until it is built and pushed: wait with the recorder"
+    )
+    assert by_name(told)["image"].waitable
 
 
 IMPORT_FAILURES = {
@@ -472,6 +485,8 @@ def test_headless_bad_ref_and_blocked_image(shared_headless: Headless) -> None:
         assert "invalid chute reference" in bad.stderr and bad.stdout == ""
     blocked = shared_headless("not_ready:chute", "--accept-fee", "--yes", code=ExitCode.USAGE)
     assert "image" in blocked.stderr and "building" in blocked.stderr
+    assert "pass --wait-image S to wait" in blocked.stderr  # the headless way, not a key
+    assert "press w" not in blocked.stderr and "w waits" not in blocked.stderr
     assert blocked.stdout == ""
     assert chute_rows(shared_headless.box) == before
 

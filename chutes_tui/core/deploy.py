@@ -112,6 +112,10 @@ class DeployPlan:
 
 
 class DeployUI(Protocol):
+    # How this front end waits for an image still being built ("press w ...", "pass
+    # --wait-image S ..."): the pre-flight's fix for that image names it.
+    wait_hint: str
+
     def progress(self, message: str) -> None: ...
 
     async def confirm(self, plan: DeployPlan) -> bool: ...
@@ -218,7 +222,8 @@ async def plan_deploy(
                     "image",
                     False,
                     f"{body['image']} is {image.status}",
-                    "wait until it is built and pushed (w waits and watches)",
+                    "wait until it is built and pushed"
+                    + (f": {ui.wait_hint}" if ui is not None and ui.wait_hint else ""),
                     waitable=True,
                 )
             )

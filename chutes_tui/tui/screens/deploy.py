@@ -43,6 +43,8 @@ def suggest_refs(directory: str | Path) -> list[str]:
 class WizardUI:
     """The flow's progress goes to the wizard; its confirmation was the `y` already given."""
 
+    wait_hint = "press w to wait and watch it"
+
     def __init__(self, screen: DeployScreen) -> None:
         self.screen = screen
 
