@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from chutes_tui.client.api import ChutesClient
-from chutes_tui.client.errors import ExitCode, ValidationFailed
+from chutes_tui.client.errors import ChutesError, ExitCode, ValidationFailed
 from chutes_tui.config import Connection, Credentials, resolve
 from chutes_tui.core.chute_import import BadRef, ImportFailed, import_chute
 from chutes_tui.core.deploy import (
@@ -535,6 +535,44 @@ async def test_logo_upload_checks_the_content(sandbox: Sandbox, tmp_path: Path) 
             await client.upload_logo(text)
         with pytest.raises(ValidationFailed, match="Invalid image file"):
             await client.upload_logo(fake)
+
+
+async def test_options_changed_after_the_plan_are_refused(
+    box: Sandbox, shared_client: ChutesClient, tmp_path: Path
+) -> None:
+    before = chute_rows(box)
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(PNG)
+    plan = await plan_deploy(shared_client, "plain:chute", options())
+    assert plan.ready and plan.body["public"] is False
+    for changed in ({"public": True}, {"logo": str(logo)}):
+        ui = RecordingUI()
+        with pytest.raises(ChutesError, match="plan again") as refused:
+            await deploy(shared_client, plan, options(accept_fee=True, **changed), ui)
+        assert refused.value.exit_code == ExitCode.USAGE
+        assert ui.confirmed == []  # refused before asking
+    assert chute_rows(box) == before
+
+
+async def test_a_logo_that_cannot_be_read_is_a_clear_failure(
+    box: Sandbox, shared_client: ChutesClient, tmp_path: Path
+) -> None:
+    before = chute_rows(box)
+    missing = await plan_deploy(shared_client, "plain:chute", options(logo="absent.png"))
+    assert failing(missing) == {"logo"}
+    assert "cannot read" in by_name(missing)["logo"].detail
+    assert by_name(missing)["logo"].fix  # says where the path is looked for
+    # Read at the plan, gone by the deploy: an error with the reason, not an OSError.
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(PNG)
+    plan = await plan_deploy(shared_client, "plain:chute", options(logo=str(logo)))
+    assert plan.ready, plan.checks
+    logo.unlink()
+    with pytest.raises(ChutesError, match="cannot read the logo") as failed:
+        await deploy(shared_client, plan, options(logo=str(logo), accept_fee=True), RecordingUI())
+    assert failed.value.exit_code == ExitCode.USAGE
+    assert "nothing was sent" in str(failed.value)
+    assert chute_rows(box) == before
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):

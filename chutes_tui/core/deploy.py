@@ -75,6 +75,7 @@ class DeployPlan:
     hourly: tuple[float, float] | None = None
     supported_gpus: list[str] = field(default_factory=list)
     balance: float | None = None
+    logo: str | None = None  # the logo file the checks read
 
     @property
     def blockers(self) -> list[Check]:
@@ -145,6 +146,18 @@ class NotConfirmed(ChutesError):
     exit_code = ExitCode.USAGE
 
 
+class OptionsChanged(ChutesError):
+    """The options differ from those the plan checked: nothing was sent."""
+
+    exit_code = ExitCode.USAGE
+
+
+class LogoUnreadable(ChutesError):
+    """The logo file could not be read at upload time: nothing was sent."""
+
+    exit_code = ExitCode.USAGE
+
+
 async def wait_for_image(
     client: ChutesClient,
     ref: str,
@@ -185,7 +198,7 @@ async def plan_deploy(
     say(f"importing {ref} …")
     imported: ImportedChute = await import_chute(ref, options.directory, options.import_timeout)
     body = dict(imported.body, public=options.public)
-    plan = DeployPlan(ref, body["name"], body["image"], body)
+    plan = DeployPlan(ref, body["name"], body["image"], body, logo=options.logo)
     checks = plan.checks
     checks.append(Check("reference", True, f"{ref} → {Path(imported.module_file).name}"))
 
@@ -316,10 +329,13 @@ async def plan_deploy(
 
 
 def _logo_check(path: Path) -> Check:
+    fix = "give an image file's path (a relative path starts in the chute's directory)"
     try:
         head = path.read_bytes()[:16]
     except OSError as error:
-        return Check("logo", False, f"cannot read {path}: {error.strerror}")
+        return Check("logo", False, f"cannot read {path}: {error.strerror or error}", fix)
+    except ValueError:  # a path no file can have (a NUL byte)
+        return Check("logo", False, f"{str(path)!r} is not a file path", fix)
     if not head.startswith(IMAGE_MAGIC):
         return Check("logo", False, f"{path.name} is not a PNG, JPEG, GIF or WebP image")
     return Check("logo", True, f"{path.name} will be uploaded as the logo")
@@ -349,6 +365,18 @@ async def deploy(
     client: ChutesClient, plan: DeployPlan, options: DeployOptions, ui: DeployUI
 ) -> Chute:
     """Send the deploy exactly once, after the plan passed and the caller said yes."""
+    changed = [
+        name
+        for name, planned, now in (
+            ("public", bool(plan.body.get("public")), options.public),
+            ("logo", plan.logo, options.logo),
+        )
+        if planned != now
+    ]
+    if changed:
+        raise OptionsChanged(
+            f"{' and '.join(changed)} changed since the plan: plan again. Nothing was sent."
+        )
     if not plan.ready:
         raise DeployBlocked(plan)
     if plan.fee > 0 and not options.accept_fee:
@@ -365,8 +393,14 @@ async def deploy(
     if not await ui.confirm(plan):
         raise Declined("deploy cancelled: nothing was sent")
     if options.logo:
+        logo = Path(options.directory) / options.logo
         ui.progress(f"uploading the logo {options.logo} …")
-        plan.body["logo_id"] = await client.upload_logo(Path(options.directory) / options.logo)
+        try:
+            plan.body["logo_id"] = await client.upload_logo(logo)
+        except OSError as error:  # read before anything is sent
+            raise LogoUnreadable(
+                f"cannot read the logo {logo}: {error.strerror or error}; nothing was sent"
+            ) from None
     ui.progress(f"deploying {plan.name} …")
     # accept_fee only when the user accepted: if the server sees a fee we did not, its 402
     # notice comes back instead of a charge nobody saw.
