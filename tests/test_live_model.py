@@ -317,6 +317,39 @@ def test_time_to_hot_also_stops_when_a_snapshot_says_hot(clock):
     assert live.time_to_hot() == 65
 
 
+def test_the_warmup_summary_says_what_happened_after_hot_went_cold(clock):
+    live = LiveChute(chute(), clock=clock)
+    assert live.warmup_summary() is None
+    live.warmup_started()
+    clock.advance(1)
+    assert live.warmup_summary() == "warming 0:01"
+    live.apply_chute(chute(instance(A, True, True)))
+    clock.advance(90)
+    assert live.warmup_summary() == "hot after 0:01"
+    live.apply_chute(chute())  # shut down when idle: cold again
+    clock.advance(30)
+    assert live.hot is False and not live.warming
+    assert live.warmup_summary() == "was hot after 0:01"  # not `warming`, and frozen
+    live.warmup_started()
+    clock.advance(5)
+    assert live.warmup_summary() == "warming 0:05"
+
+
+def test_a_warmup_that_stops_before_hot_stops_its_clock(clock):
+    live = LiveChute(chute(), clock=clock)
+    live.warmup_started()
+    clock.advance(300)
+    live.warmup_stopped()
+    clock.advance(60)
+    assert not live.warming
+    assert live.warmup_summary() == "warmup stopped after 5:00"
+    live.apply_chute(chute(instance(A, True, True)))  # hot later after all
+    assert live.hot and live.warmup_summary() is None
+    live.warmup_started()
+    live.warmup_stopped()  # a warmup of a hot chute: nothing to stop
+    assert live.warmup_summary() is None
+
+
 # --------------------------------------------------------------------------- money and GPUs
 
 

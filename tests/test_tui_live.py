@@ -131,6 +131,9 @@ async def test_deploy_warm_up_hot_logs_idle_and_cold(server: Server) -> None:
         await until(pilot, server, lambda: live.instances[instance_id].gone, "gone")
         assert live.chute_id == chute_id
         assert "COLD" in static_text(app, "#live-header")
+        header = static_text(app, "#live-header")
+        assert "was hot after" in header and "warming" not in header  # what happened, frozen
+        assert "press w to warm up" in header  # and w is offered again
         tab = screen(app).query_one(f"#pane-{instance_id}", Tab)
         assert "gone" in str(tab.label)  # marked, not removed
         assert "gone" in screen(app).query_one("#live-instances").get_row(instance_id)[-1].plain

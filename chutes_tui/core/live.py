@@ -22,7 +22,7 @@ from chutes_tui.client.models import (
     QuickWarmup,
     WarmupEvent,
 )
-from chutes_tui.core.durations import duration
+from chutes_tui.core.durations import duration, stopwatch
 from chutes_tui.core.pricing import GpuTable
 
 EventKind = Literal[
@@ -144,6 +144,7 @@ class LiveChute:
         self._unlisted = 0
         self._warm_start: float | None = None
         self._warm_end: float | None = None
+        self._warm_gave_up = False  # the last warmup ended without the chute going hot
         if chute is not None:
             self.apply_chute(chute)
 
@@ -209,8 +210,13 @@ class LiveChute:
         now = self.clock()
         if self._hot:
             return self._emit("warmup", "warmup requested; chute is already hot", at=now)
-        self._warm_start, self._warm_end = now, None
+        self._warm_start, self._warm_end, self._warm_gave_up = now, None, False
         return self._emit("warmup", "warmup requested; waiting for a routable instance", at=now)
+
+    def warmup_stopped(self) -> None:
+        """The warmup's stream ended; if the chute is not hot yet, its clock stops here."""
+        if self.warming:
+            self._warm_end, self._warm_gave_up = self.clock(), True
 
     def apply_event(self, payload: dict[str, Any]) -> list[TimelineEvent]:
         """One payload of the platform's events channel, in the server's own words.
@@ -302,6 +308,18 @@ class LiveChute:
         if end is None:
             end = self.clock() if now is None else now
         return max(0.0, end - self._warm_start)
+
+    def warmup_summary(self, now: float | None = None) -> str | None:
+        """The last warmup in a few words: `warming 0:12`, `hot after 0:42`, `was hot after
+        0:42` (it went cold again since) or `warmup stopped after 5:00`; None before any."""
+        elapsed = self.time_to_hot(now)
+        if elapsed is None:
+            return None
+        if self.warming:
+            return f"warming {stopwatch(elapsed)}"
+        if self._warm_gave_up:
+            return f"warmup stopped after {stopwatch(elapsed)}"
+        return f"{'hot' if self._hot else 'was hot'} after {stopwatch(elapsed)}"
 
     def gpu_requirement(self) -> str:
         """GPU count, minimum VRAM and the supported GPUs (the first few of a long list)."""
@@ -422,6 +440,8 @@ class LiveChute:
 
     def _stop_clock(self) -> float | None:
         """Freeze a running time-to-hot clock; the frozen time, or None if none ran."""
+        if self._warm_gave_up:  # hot after all, later: that warmup's clock says nothing now
+            self._warm_start, self._warm_gave_up = None, False
         if not self.warming:
             return None
         self._warm_end = self.clock()

@@ -85,12 +85,6 @@ class LiveOptions:
         return options
 
 
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
 def _while_shown(method: Callable[..., Any]) -> Callable[..., Any]:
     """A worker or timer of the live screen that ends quietly once its widgets are gone.
 
@@ -259,11 +253,10 @@ class LiveScreen(Screen):
         hourly = live.hourly_now(self._gpu_table)
         if hourly is not None:
             text.append(f"   ${hourly:,.2f}/h now", style="bold" if hourly else "dim")
-        elapsed = live.time_to_hot()
-        if elapsed is not None:
-            label = "hot after" if live.hot else "warming"
-            text.append(f"   {label} {_clock(elapsed)}", style="bold cyan")
-        elif not live.hot:
+        summary = live.warmup_summary()
+        if summary is not None:
+            text.append(f"   {summary}", style="bold cyan")
+        if not live.hot and not self.warming:
             text.append("   press w to warm up", style="dim")
         text.append("\n")
         text.append(f" GPUs: needs {live.gpu_requirement()}", style="dim")
@@ -537,6 +530,7 @@ class LiveScreen(Screen):
             self.notify(error.message, title="Warmup stopped", severity="error", timeout=10)
         finally:
             self.warming = False
+            live.warmup_stopped()
             self._render_header()
 
     @_while_shown
