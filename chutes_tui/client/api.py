@@ -271,8 +271,13 @@ class ChutesClient:
 
     # users
 
-    async def me(self) -> models.User:
-        return await self._model(models.User, "GET", "/users/me", purpose="me")
+    @overload
+    async def me(self, raw: Literal[False] = ...) -> models.User: ...
+    @overload
+    async def me(self, raw: Literal[True]) -> dict[str, Any]: ...
+    async def me(self, raw: bool = False) -> models.User | dict[str, Any]:
+        data = await self._json("GET", "/users/me", purpose="me")
+        return data if raw else self._parse(models.User, data, "/users/me")
 
     async def name_check(self, username: str) -> models.NameCheck:
         return await self._model(
@@ -649,8 +654,13 @@ class ChutesClient:
 
     # platform
 
-    async def pricing(self) -> models.Pricing:
-        return await self._model(models.Pricing, "GET", "/pricing")
+    @overload
+    async def pricing(self, raw: Literal[False] = ...) -> models.Pricing: ...
+    @overload
+    async def pricing(self, raw: Literal[True]) -> dict[str, Any]: ...
+    async def pricing(self, raw: bool = False) -> models.Pricing | dict[str, Any]:
+        data = await self._json("GET", "/pricing")
+        return data if raw else self._parse(models.Pricing, data, "/pricing")
 
     async def supported_gpus(self) -> dict[str, Any]:
         return await self._json("GET", "/nodes/supported")

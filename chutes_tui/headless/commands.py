@@ -72,7 +72,7 @@ SHARE_COLUMNS = (
 
 
 async def me(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
-    out.result(await client.me())
+    out.result(await client.me(raw=True))
     return ExitCode.OK
 
 
@@ -496,10 +496,10 @@ PRICE_COLUMNS = (
 
 
 async def pricing(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
-    prices = await client.pricing()
-    if out.json:
-        out.result(prices)
+    if out.json:  # as the API shaped it: no models to load
+        out.result(await client.pricing(raw=True))
         return ExitCode.OK
+    prices = await client.pricing()
     rows = sorted(
         (
             {"gpu": name, "usd_hour": price.usd.hour, "tao_hour": price.tao.hour}
