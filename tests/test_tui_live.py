@@ -92,9 +92,11 @@ async def test_deploy_warm_up_hot_logs_idle_and_cold(server: Server) -> None:
         server.advance(60)
         await until(pilot, server, lambda: live.hot is False and not live.present(), "cold")
         assert "press w to warm up" in static_text(app, "#live-header")
+        await until(pilot, server, lambda: app.account is not None, "the account")
         await pilot.press("w")
         assert isinstance(app.screen, ConfirmScreen)
         assert "/hour per instance" in static_text(app, "#dialog-body")  # the cost, first
+        assert "bill to you" in static_text(app, "#dialog-body")  # demo owns it
         await pilot.press("y")
         await until(pilot, server, lambda: live.present(), "the warmup's instance")
         (started,) = (state.instance_id for state in live.present())
@@ -342,3 +344,17 @@ async def test_jumping_to_another_list_ends_the_view_cleanly(server: Server) -> 
         )
         assert not isinstance(app.screen, LiveScreen)
         assert app.is_running and app.return_code is None  # no worker took the app down
+
+
+async def test_warming_a_shared_chute_says_the_owner_pays(server: Server) -> None:
+    app = live_app(server, user="alice", chute="echo-stream")  # demo's chute, shared with alice
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, server, lambda: screen(app).live is not None, "the chute")
+        await until(pilot, server, lambda: app.account is not None, "the account")
+        await pilot.press("w")
+        assert isinstance(app.screen, ConfirmScreen)
+        body = static_text(app, "#dialog-body")
+        assert "bill to demo" in body and "not to you" in body
+        assert "bill to you" not in body
+        assert "up to 1 instance." in body  # one instance, not "instance(s)"
+        await pilot.press("n")

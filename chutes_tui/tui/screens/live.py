@@ -34,6 +34,7 @@ from chutes_tui.client.errors import (
     NotFound,
 )
 from chutes_tui.core.durations import duration
+from chutes_tui.core.formatting import plural
 from chutes_tui.core.live import InstanceState, LiveChute, TimelineEvent
 from chutes_tui.core.logbuffer import DEFAULT_CAP, MAX_BACKFILL, LogLine, stamp
 from chutes_tui.core.pricing import GpuTable
@@ -484,13 +485,23 @@ class LiveScreen(Screen):
                 self.notify("A warmup is already running.", timeout=3)
             return
         chute = live.chute
+        assert chute is not None
+        running = (
+            f"{hourly_text(chute)}, up to {plural(chute.max_instances or 1, 'instance')}."
+            f" They shut down after {chute.shutdown_after_seconds or 300} s without requests."
+        )
+        me = self._my_user_id()
+        owner = chute.user.username
         if chute.public:
             cost = "It is a public chute: its instances are not billed to you."
+        elif me is None:
+            cost = f"Instances bill to the chute's owner, {owner}, while they run: {running}"
+        elif me == chute.user.user_id:
+            cost = f"Instances bill to you while they run: {running}"
         else:
             cost = (
-                f"Instances bill to you while they run: {hourly_text(chute)}, up to"
-                f" {chute.max_instances or 1} instance(s). They shut down after"
-                f" {chute.shutdown_after_seconds or 300} s without requests."
+                f"{owner} owns this chute, so its instances bill to {owner} while they"
+                f" run, not to you: {running} You pay for your own requests, per use."
             )
         state = (
             "It is hot already; a warmup keeps it up longer."
@@ -501,6 +512,11 @@ class LiveScreen(Screen):
             ConfirmScreen(f"Warm up {live.name}?", f"{state}\n\n{cost}"),
             lambda yes: yes and self._start_warmup(),
         )
+
+    def _my_user_id(self) -> str | None:
+        """The signed-in account's user id, once the account has loaded."""
+        account = self.app.account  # type: ignore[attr-defined]
+        return account.get("user_id") if account else None
 
     def _start_warmup(self) -> None:
         self.warming = True
