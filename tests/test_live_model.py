@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -174,6 +175,44 @@ def test_static_facts_are_kept():
     assert live.supported_gpus == ["a40", "l40"]
     assert live.price_hour == 0.5
     assert live.max_instances == 1 and live.shutdown_after_seconds == 300
+
+
+VERIFIED_AT = datetime(2026, 5, 20, 9, 0, tzinfo=UTC).timestamp()  # instance(verified=True)
+
+
+def test_an_instance_older_than_the_view_shows_its_age_from_the_api():
+    clock = FakeClock(VERIFIED_AT + 600)  # the view opens 10 minutes after the verification
+    live = LiveChute(chute(instance(A, True, True)), clock=clock)
+    clock.advance(1)
+    state = live.instances[A]
+    assert state.age_text(clock.now) == "≥10m01s"  # not the 1 s the view has watched it
+    assert not state.born_here
+    assert live.events[0].shown == "running" and "created" not in live.events[0].text
+    live.apply_chute(chute())
+    assert live.events[-2].text.endswith("gone after at least 10m01s")
+
+
+def test_an_instance_first_listed_later_but_verified_before_the_view_was_not_created():
+    clock = FakeClock(VERIFIED_AT + 600)
+    live = LiveChute(chute(), clock=clock)
+    clock.advance(5)
+    (event, _hot) = live.apply_chute(chute(instance(A, True, True)))
+    assert event.shown == "running" and "seen" in event.text and "created" not in event.text
+    assert live.instances[A].age_text(clock.now) == "≥10m05s"
+
+
+def test_an_age_the_view_alone_knows_says_seen(clock):
+    live = LiveChute(chute(instance(A)), clock=clock)  # not verified: no API timestamp
+    clock.advance(4)
+    assert live.instances[A].age_text(clock.now) == "seen 4s"
+    clock.advance(20)
+    live.apply_chute(chute())
+    assert live.events[-1].text.endswith("gone, seen for 24s")
+    clock.advance(5)
+    live.apply_chute(chute(instance(B)))  # appears while the view watches: its age is known
+    clock.advance(65)
+    assert live.instances[B].born_here and live.events[-1].shown == "created"
+    assert live.instances[B].age_text(clock.now) == "1m05s"
 
 
 # --------------------------------------------------------------------------- quick warmup

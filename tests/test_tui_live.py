@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -358,3 +359,27 @@ async def test_warming_a_shared_chute_says_the_owner_pays(server: Server) -> Non
         assert "bill to you" not in body
         assert "up to 1 instance." in body  # one instance, not "instance(s)"
         await pilot.press("n")
+
+
+async def test_an_instance_older_than_the_view_shows_its_age_not_the_views(
+    server: Server,
+) -> None:
+    ten_minutes_ago = datetime.now(UTC) - timedelta(minutes=10)
+    with sqlite3.connect(server.db, timeout=30) as db:  # hello-world's instance, up a while
+        db.execute(
+            "UPDATE instances SET last_verified_at = ?, created_at = ?",
+            (ten_minutes_ago.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),) * 2,
+        )
+    db.close()
+    app = live_app(server, chute="hello-world")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, server, lambda: screen(app).live is not None, "the chute")
+        live = screen(app).live
+        await until(pilot, server, lambda: live.present(), "the instance")
+        (state,) = live.present()
+        table = screen(app).query_one("#live-instances")
+        await until(pilot, server, lambda: state.instance_id in table.rows, "the row")
+        age = str(table.get_cell(state.instance_id, "age"))
+        assert age.startswith("≥10m"), age  # not the second the view has watched it
+        timeline = static_text(app, "#live-events")
+        assert "created" not in timeline and "running" in timeline

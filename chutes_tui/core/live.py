@@ -12,7 +12,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
 from chutes_tui.client.models import (
@@ -40,16 +40,24 @@ EventKind = Literal[
     "event",
 ]
 KINDS: frozenset[str] = frozenset(get_args(EventKind))
+AgeBasis = Literal["born", "verified", "seen"]  # what an instance's age is counted from
 DEFAULT_MAX_EVENTS = 500
 SHOWN_GPUS = 3
 
 
 @dataclass(slots=True)
 class InstanceState:
-    """One instance as last reported; `verified` is None until the chute detail says."""
+    """One instance as last reported; `verified` is None until the chute detail says.
+
+    How old it is depends on what is known: `born_here` when the view saw it appear (then
+    `first_seen` is within a poll of its start); else the API's earliest `last_verified_at`
+    bounds its age from below; else only the view's own first sighting is known.
+    """
 
     instance_id: str
     first_seen: float
+    born_here: bool = False
+    verified_since: float | None = None  # the earliest `last_verified_at`, epoch seconds
     region: str = "n/a"
     active: bool = False
     verified: bool | None = None
@@ -76,6 +84,21 @@ class InstanceState:
         end = self.gone_at if self.gone_at is not None else now
         return max(0.0, end - self.first_seen)
 
+    def lifetime(self, now: float) -> tuple[AgeBasis, float]:
+        """How long it has been up (until gone), and what that number rests on."""
+        end = self.gone_at if self.gone_at is not None else now
+        if self.born_here:
+            return "born", max(0.0, end - self.first_seen)
+        if self.verified_since is not None and self.verified_since < self.first_seen:
+            return "verified", max(0.0, end - self.verified_since)
+        return "seen", max(0.0, end - self.first_seen)
+
+    def age_text(self, now: float) -> str:
+        """`3m05s` (seen starting), `≥10m02s` (verified that long ago) or `seen 4s`."""
+        basis, seconds = self.lifetime(now)
+        prefix = {"born": "", "verified": "≥", "seen": "seen "}[basis]
+        return prefix + duration(seconds)
+
     def gpus(self) -> str | None:
         """GPU count and model (a multiplication sign between); None while unknown."""
         if not self.gpu_model_name:
@@ -85,13 +108,22 @@ class InstanceState:
 
 @dataclass(slots=True, frozen=True)
 class TimelineEvent:
-    """One line of the timeline; `count` > 1 means it replaced the identical event before it."""
+    """One line of the timeline; `count` > 1 means it replaced the identical event before it.
+
+    `label` is the word the timeline shows when the kind would mislead: an instance that
+    was already up when the view opened is `created` as far as the view goes, not in fact.
+    """
 
     at: float
     kind: str
     text: str
     instance_id: str | None = None
     count: int = 1
+    label: str | None = None
+
+    @property
+    def shown(self) -> str:
+        return self.label or self.kind
 
 
 @dataclass(slots=True, frozen=True)
@@ -128,6 +160,7 @@ class LiveChute:
         if max_events < 1:
             raise ValueError("the timeline keeps at least one event")
         self.clock = clock
+        self.opened = clock()  # instances verified before this existed before the view
         self.events: deque[TimelineEvent] = deque(maxlen=max_events)
         self.instances: dict[str, InstanceState] = {}
         self.chute: Chute | None = None
@@ -347,8 +380,10 @@ class LiveChute:
         text: str,
         instance_id: str | None = None,
         at: float | None = None,
+        label: str | None = None,
     ) -> TimelineEvent:
-        event = TimelineEvent(self.clock() if at is None else at, kind, text, instance_id)
+        at = self.clock() if at is None else at
+        event = TimelineEvent(at, kind, text, instance_id, label=label)
         self.events.append(event)
         return event
 
@@ -400,9 +435,14 @@ class LiveChute:
         state.verified = sighting.verified
         back = sighting.instance_id in self.instances
         self.instances[sighting.instance_id] = state
-        verb = "is back" if back else "seen" if first else "created"
+        older = state.verified_since is not None and state.verified_since < self.opened
+        state.born_here = not (first or back or older)
+        verb = "is back" if back else "created" if state.born_here else "seen"
         text = f"instance {state.short} {verb} ({_state_words(state)})"
-        return self._emit("created", text, state.instance_id)
+        label = (
+            None if state.born_here else "back" if back else "running" if state.active else "seen"
+        )
+        return self._emit("created", text, state.instance_id, label=label)
 
     def _changed(self, state: InstanceState, sighting: _Sighting) -> list[TimelineEvent]:
         _fill(state, sighting)
@@ -422,8 +462,9 @@ class LiveChute:
     def _gone(self, state: InstanceState) -> TimelineEvent:
         now = self.clock()
         state.gone_at = now
-        text = f"gone after {duration(state.age(now))}"
-        return self._instance_event("gone", state, text)
+        basis, seconds = state.lifetime(now)
+        lived = {"born": "gone after", "verified": "gone after at least", "seen": "gone, seen for"}
+        return self._instance_event("gone", state, f"{lived[basis]} {duration(seconds)}")
 
     def _instance_event(self, kind: str, state: InstanceState, text: str) -> TimelineEvent:
         return self._emit(kind, f"instance {state.short} {text}", state.instance_id)
@@ -460,10 +501,20 @@ def _fill(state: InstanceState, sighting: _Sighting) -> None:
         state.region = sighting.region
     if sighting.last_verified_at is not None:
         state.last_verified_at = sighting.last_verified_at
+        at = api_epoch(sighting.last_verified_at)
+        if state.verified_since is None or at < state.verified_since:
+            state.verified_since = at
     if sighting.gpu_model_name is not None:
         state.gpu_model_name = sighting.gpu_model_name
     if sighting.gpu_count is not None:
         state.gpu_count = sighting.gpu_count
+
+
+def api_epoch(moment: datetime) -> float:
+    """Epoch seconds of an API timestamp; one without a zone is UTC, as the API means it."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 def _gpu_list(names: list[str]) -> str:

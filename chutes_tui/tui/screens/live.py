@@ -33,9 +33,8 @@ from chutes_tui.client.errors import (
     ChutesError,
     NotFound,
 )
-from chutes_tui.core.durations import duration
 from chutes_tui.core.formatting import plural
-from chutes_tui.core.live import InstanceState, LiveChute, TimelineEvent
+from chutes_tui.core.live import InstanceState, LiveChute, TimelineEvent, api_epoch
 from chutes_tui.core.logbuffer import DEFAULT_CAP, MAX_BACKFILL, LogLine, stamp
 from chutes_tui.core.pricing import GpuTable
 from chutes_tui.tui.widgets.account_bar import AccountBar
@@ -280,7 +279,8 @@ class LiveScreen(Screen):
         gone = state.gone_at is not None
         dim = "dim strike" if gone else ""
         gpu = f"{state.gpu_count or ''}× {state.gpu_model_name}" if state.gpu_model_name else "-"
-        last = state.last_verified_at.strftime("%H:%M:%S") if state.last_verified_at else "-"
+        verified_at = state.last_verified_at
+        last = stamp(api_epoch(verified_at))[:8] if verified_at else "-"
         if gone:
             label = Text("gone", style="red")
         elif state.active and state.verified:
@@ -296,7 +296,7 @@ class LiveScreen(Screen):
             "active": "yes" if state.active else "no",
             "verified": "yes" if state.verified else "no",
             "last": last,
-            "age": duration(state.age(now)),
+            "age": state.age_text(now),
             "state": label,
         }
 
@@ -323,13 +323,13 @@ class LiveScreen(Screen):
         now = time.time()
         for state in self.live.instances.values():  # type: ignore[union-attr]
             if state.instance_id in table.rows and state.gone_at is None:
-                table.update_cell(state.instance_id, "age", duration(state.age(now)))
+                table.update_cell(state.instance_id, "age", state.age_text(now))
 
     def _render_timeline(self) -> None:
         text = Text()
         for event in self.live.events:  # type: ignore[union-attr]
             text.append(stamp(event.at)[:8] + " ", style="dim")
-            text.append(f"{event.kind:<8} ", style=EVENT_STYLES.get(event.kind, ""))
+            text.append(f"{event.shown:<8} ", style=EVENT_STYLES.get(event.kind, ""))
             text.append(event.text)
             if event.count > 1:
                 text.append(f" ×{event.count}", style="dim")
