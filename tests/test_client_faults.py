@@ -20,7 +20,7 @@ import pytest
 
 from chutes_tui.client import api as api_module
 from chutes_tui.client import models
-from chutes_tui.client.api import ChutesClient, DeployOutcomeUnknown, StreamNotice
+from chutes_tui.client.api import ChutesClient, DeployOutcomeUnknown, LogHistory, StreamNotice
 from chutes_tui.client.errors import (
     AuthError,
     ChutesError,
@@ -977,6 +977,31 @@ async def test_log_feed_batches_lines_of_one_read(make):
     items = [item async for item in client.log_feed(INSTANCE)]
     batches = [item for item in items if isinstance(item, list)]
     assert batches == [[str(n) for n in range(50)]]
+
+
+async def test_log_feed_tells_the_history_from_new_lines(make):
+    client, _, _ = make(
+        replies(
+            # history until the first keep-alive, new lines after it
+            sse(CONNECTED, log_events("old 1", "old 2"), b".\n\n" + log_events("new 1")),
+            detail(404, "gone"),
+        )
+    )
+    items = [item async for item in client.log_feed(INSTANCE, backfill=5)]
+    batches = [(type(item), list(item)) for item in items if isinstance(item, list)]
+    assert batches == [(LogHistory, ["old 1", "old 2"]), (list, ["new 1"])]
+    # no keep-alive: `backfill` lines at most are history; a reconnect brings none
+    client, _, _ = make(
+        replies(
+            sse(CONNECTED + log_events("a", "b", "c")),
+            httpx.ConnectError("refused"),
+            sse(CONNECTED, log_events("d")),
+            detail(404, "gone"),
+        )
+    )
+    items = [item async for item in client.log_feed(INSTANCE, backfill=2, attempts=5)]
+    batches = [(type(item), list(item)) for item in items if isinstance(item, list)]
+    assert batches == [(LogHistory, ["a", "b"]), (list, ["c"]), (list, ["d"])]
 
 
 async def test_log_feed_gives_up_after_attempts(make):

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
-from chutes_tui.core.logbuffer import LogBuffer, LogLine
+from chutes_tui.core.logbuffer import LogBuffer, LogLine, stamp
 from chutes_tui.tui.widgets.log_view import CURRENT_STYLE, MATCH_STYLE, LogView
 
 WIDTH, HEIGHT = 40, 10
@@ -189,3 +189,21 @@ async def test_content_changes_never_pause() -> None:
         view.show(LogBuffer(50))  # an emptied pane, as after a backfill reload
         await pilot.pause()
         assert view.follow
+
+
+async def test_history_lines_show_history_where_other_lines_show_a_time() -> None:
+    buffer = LogBuffer(10)
+    app = ViewApp(buffer)
+    async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
+        view = app.query_one(LogView)
+        buffer.extend(
+            [
+                LogLine(1_700_000_000.0, "abcdef0123", "old", history=True),
+                LogLine(1_700_000_001.0, "abcdef0123", "new"),
+            ]
+        )
+        view.sync()
+        view.action_top()
+        await pilot.pause()
+        assert row_text(view, 0) == "history      old"
+        assert row_text(view, 1) == f"{stamp(1_700_000_001.0)} new"

@@ -65,3 +65,23 @@ def test_save_writes_the_retained_lines_as_shown(tmp_path: Path) -> None:
 
 def test_stamp_has_milliseconds() -> None:
     assert stamp(1_700_000_000.25).endswith(".250")
+
+
+def test_history_lines_are_saved_as_history_not_with_the_time_they_arrived(
+    tmp_path: Path,
+) -> None:
+    buffer = LogBuffer(10)
+    arrived = 1_700_000_000.0
+    buffer.extend(
+        [
+            LogLine(arrived, "abcdef0123", "written long ago", history=True),
+            LogLine(arrived + 1, "abcdef0123", "written just now"),
+        ]
+    )
+    path = tmp_path / "saved.log"
+    buffer.save(path, prefix=True)
+    old, new = path.read_text().splitlines()
+    assert old == "history      [abcdef01] written long ago"
+    assert stamp(arrived) not in old
+    assert new == f"{stamp(arrived + 1)} [abcdef01] written just now"
+    assert len(old.split("[")[0]) == len(new.split("[")[0])  # the columns line up

@@ -8,6 +8,7 @@ for the view to show it; waits for log lines get a budget in simulated seconds.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -383,3 +384,21 @@ async def test_an_instance_older_than_the_view_shows_its_age_not_the_views(
         assert age.startswith("≥10m"), age  # not the second the view has watched it
         timeline = static_text(app, "#live-events")
         assert "created" not in timeline and "running" in timeline
+
+
+async def test_backfilled_lines_are_history_on_screen_and_in_a_saved_file(
+    server: Server, tmp_path: Path
+) -> None:
+    app = live_app(server, chute="hello-world", backfill="5")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, server, lambda: len(pane_text(app)) > 10, "lines", LINES)
+        lines = list(screen(app).logs.panes[ALL])
+        assert [line.history for line in lines[:5]] == [True] * 5
+        assert not any(line.history for line in lines[5:])
+        await pilot.press("s")
+        app.screen.query_one(Input).value = str(tmp_path / "saved.log")
+        await pilot.press("enter")
+        saved = (tmp_path / "saved.log").read_text().splitlines()
+        assert all(line.startswith("history ") for line in saved[:5])
+        assert not any(line.startswith("history") for line in saved[5:])
+        assert all(re.match(r"\d\d:\d\d:\d\d\.\d{3} ", line) for line in saved[5:])

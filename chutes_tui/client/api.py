@@ -70,6 +70,11 @@ class StreamNotice:
     delay: float = 0.0
 
 
+class LogHistory(list[str]):
+    """Log lines the server sent as history (the backfill): when they were written, it
+    does not say, so they were not written when they arrived."""
+
+
 class DeployOutcomeUnknown(ServerError):
     """The deploy was sent but its reply was lost, and reading back could not settle it."""
 
@@ -616,11 +621,13 @@ class ChutesClient:
         Yields lists of lines, and a `StreamNotice` whenever the stream is retried, comes
         back, reports an error, or ends because the instance is gone (404). After
         `attempts` failures in a row it raises the last error. Reconnects ask for no
-        backfill, so lines are not repeated.
+        backfill, so lines are not repeated. The history comes as `LogHistory` lists: the
+        first connection's lines before the server's first keep-alive, `backfill` at most.
         """
         path = f"/instances/{instance_id}/logs"
         params = {"backfill": backfill}
         failures = 0
+        history = backfill  # lines of history still to come, on the first connection only
         while True:
             try:
                 async with aclosing(self._event_batches(path, "logs", params)) as batches:
@@ -628,7 +635,20 @@ class ChutesClient:
                         if failures:
                             failures = 0
                             yield StreamNotice("connected", "reconnected")
-                        lines = [line for line in map(_log_line, batch) if line is not None]
+                        old, lines = LogHistory(), list[str]()
+                        for event in batch:
+                            if event.kind == KEEPALIVE:
+                                history = 0  # the server has sent all it had
+                            line = _log_line(event)
+                            if line is None:
+                                continue
+                            if history:
+                                old.append(line)
+                                history -= 1
+                            else:
+                                lines.append(line)
+                        if old:
+                            yield old
                         if lines:
                             yield lines
                         for problem in filter(None, map(_log_error, batch)):
@@ -649,7 +669,7 @@ class ChutesClient:
                 f" (attempt {failures} of {attempts})",
                 delay,
             )
-            params = {"backfill": 0}
+            params, history = {"backfill": 0}, 0
             await self._sleep(delay)
 
     # platform

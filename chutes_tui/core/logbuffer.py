@@ -11,16 +11,20 @@ from pathlib import Path
 
 DEFAULT_CAP = 10_000
 MAX_BACKFILL = 10_000
+HISTORY = "history"  # shown instead of a time on lines the server sent as history
+STAMP_CHARS = 12  # "HH:MM:SS.mmm"
 
 
 @dataclass(slots=True)
 class LogLine:
-    """One line as received: when, from which instance, and whether chutes-tui wrote it."""
+    """One line as received: when, from which instance, whether chutes-tui wrote it, and
+    whether it came as history (the backfill), written at a time nobody told us."""
 
     at: float
     source: str
     text: str
     note: bool = False
+    history: bool = False
 
     @property
     def tag(self) -> str:
@@ -30,11 +34,15 @@ class LogLine:
         """The line as saved to a file (and as searched)."""
         parts = []
         if timestamps:
-            parts.append(stamp(self.at))
+            parts.append(self.when())
         if prefix and self.source:
             parts.append(f"[{self.tag}]")
         parts.append(f"-- {self.text}" if self.note else self.text)
         return " ".join(parts)
+
+    def when(self) -> str:
+        """The time shown with the line: its arrival, or `history` as wide as a time."""
+        return f"{HISTORY:<{STAMP_CHARS}}" if self.history else stamp(self.at)
 
 
 def stamp(at: float) -> str:

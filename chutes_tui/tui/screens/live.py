@@ -27,7 +27,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from chutes_tui.client.api import StreamNotice
+from chutes_tui.client.api import LogHistory, StreamNotice
 from chutes_tui.client.errors import (
     AuthError,
     ChutesError,
@@ -359,9 +359,9 @@ class LiveScreen(Screen):
             async for item in client.log_feed(instance_id, self.options.backfill):
                 now = time.time()
                 if isinstance(item, list):
-                    self.logs.append(
-                        instance_id, [LogLine(now, instance_id, text) for text in item]
-                    )
+                    old = isinstance(item, LogHistory)
+                    lines = [LogLine(now, instance_id, text, history=old) for text in item]
+                    self.logs.append(instance_id, lines)
                     continue
                 self.logs.append(instance_id, [LogLine(now, instance_id, item.message, note=True)])
                 if item.kind == "gone" and self.live is not None:

@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from chutes_tui.core.logbuffer import LogBuffer, LogLine, stamp
+from chutes_tui.core.logbuffer import LogBuffer, LogLine
 
 STAMP_WIDTH = 13  # "HH:MM:SS.mmm "
 TAG_WIDTH = 11  # "[abcdef12] "
@@ -30,6 +30,7 @@ NOTE_MARK = "-- "
 TAG_COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]")
 STAMP_STYLE = Style(dim=True)
+HISTORY_STYLE = Style(dim=True, italic=True)
 NOTE_STYLE = Style(color="yellow", italic=True)
 MATCH_STYLE = Style(color="black", bgcolor="yellow")
 CURRENT_STYLE = Style(color="black", bgcolor="bright_magenta", bold=True)
@@ -219,7 +220,7 @@ class LogView(ScrollView, can_focus=True):
     def _text(self, line: LogLine, position: int) -> Text:
         text = Text(no_wrap=True, end="")
         if self.timestamps:
-            text.append(stamp(line.at) + " ", STAMP_STYLE)
+            text.append(line.when() + " ", HISTORY_STYLE if line.history else STAMP_STYLE)
         if self.prefix and line.source:
             text.append(f"[{line.tag}] ", tag_style(line.source))
         if line.note:
