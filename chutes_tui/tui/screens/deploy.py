@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import time
+from dataclasses import replace
 from pathlib import Path
 
 from rich.table import Table
@@ -11,8 +13,9 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Checkbox, Footer, Input, Static
 
 from chutes_tui.client.errors import ChutesError
@@ -69,13 +72,24 @@ def plan_table(plan: flow.DeployPlan) -> Table:
     return table
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def elapsed(seconds: float) -> str:
+    """`m:ss`, or `h:mm:ss` from an hour on."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 def fee_text(plan: flow.DeployPlan) -> Text:
     summary = plan.summary()
     text = Text()
     text.append(f"{summary['chute']}", style="bold")
     text.append(f"  {'update' if plan.existing else 'new chute'} from {summary['image']}\n")
     gpus = summary["gpus"]
-    text.append(f"{gpus['count']} GPU(s), at least {gpus['min_vram_gb']} GB each; ")
+    text.append(f"{plural(gpus['count'], 'GPU')}, at least {gpus['min_vram_gb']} GB each; ")
     text.append("public\n" if summary["public"] else "private\n")
     hourly = summary["hourly_usd"]
     if hourly:
@@ -92,25 +106,49 @@ def fee_text(plan: flow.DeployPlan) -> Text:
 
 
 class DeployScreen(Screen):
+    """A plan is made for the fields as they are; changing one drops it and plans again.
+
+    The form sits at the top, the fee and the confirm line at the bottom; only the checks
+    between them scroll, so the fee and `y` are on screen whatever the terminal's height.
+    """
+
     AUTO_FOCUS = "#ref"
     BINDINGS = [
         Binding("escape", "back", "Back", id="deploy.back"),
         Binding("y", "deploy", "Deploy", id="deploy.confirm"),
         Binding("w", "wait_image", "Wait for image", id="deploy.wait_image"),
+        Binding("enter,r", "plan", "Plan", id="deploy.plan"),
     ]
+    # After the last change to a field: a plan per keystroke would import per keystroke.
+    REPLAN_DELAY = 0.8
+    WAIT_LIMIT = 3600.0
 
     def __init__(self, directory: str | None = None) -> None:
         super().__init__()
         self.directory = directory or os.getcwd()
         self.plan: flow.DeployPlan | None = None
-        self.busy = False
+        self.requested: tuple[str, flow.DeployOptions] | None = None  # the latest plan's inputs
+        self.planning = False
+        self._plans = 0  # counts plans started, so a superseded one cannot land
+        self.waiting = False
+        self.deploying = False
+        self.wait_started = 0.0
+        self.clock = time.monotonic  # the wait's elapsed time; a test may move it
+        self._wait_line = ""
+        self._wait_timer: Timer | None = None
+        self._replan_timer: Timer | None = None
+        self._focus_plan = False  # move to the checks when the plan lands (asked with enter/r)
+
+    @property
+    def busy(self) -> bool:
+        return self.waiting or self.deploying
 
     def compose(self) -> ComposeResult:
         found = suggest_refs(self.directory)
         hint = ("Found here: " + "  ".join(found)) if found else "No chute files found here."
         yield AccountBar()
         yield Static(Text(" Deploy a chute ", style="bold reverse"), id="title")
-        with VerticalScroll(id="wizard"):
+        with Vertical(id="wizard"):
             shown = os.path.relpath(self.directory)
             where = "this directory" if shown == "." else shown
             yield Static(f"Chute reference (module:chute) in {where}", id="ref-label")
@@ -126,12 +164,18 @@ class DeployScreen(Screen):
                         yield Checkbox(option.name, id=f"option-{option.name}")
             yield Static(Text(hint, style="dim"), id="suggestions")
             yield Static(id="status")
+        with VerticalScroll(id="checks-box"):
             yield Static(id="checks")
+        with Vertical(id="summary", classes="-empty"):
             yield Static(id="fee")
             yield Static(id="next")
         yield Footer(compact=True)
 
     def show_status(self, message: str) -> None:
+        if self.waiting:
+            self._wait_line = message
+            self._show_wait()
+            return
         self.query_one("#status", Static).update(Text(message, style="italic"))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -139,75 +183,14 @@ class DeployScreen(Screen):
             return self.plan is not None and self.plan.ready and not self.busy
         if action == "wait_image":
             return self.plan is not None and self.plan.waiting_for_image and not self.busy
+        if action == "plan":  # r stays this screen's, not the app's refresh, while waiting
+            return not self.deploying
         return True
 
-    def action_wait_image(self) -> None:
-        """Watch a building image and plan again once its build ends."""
-        if self.plan is None or not self.plan.waiting_for_image:
-            return
-        plan, self.busy = self.plan, True
-        self.refresh_bindings()
+    # --- planning ------------------------------------------------------------------------
 
-        async def watch() -> None:
-            try:
-                await flow.wait_for_image(self.app.client, plan.image, 3600, WizardUI(self))  # type: ignore[attr-defined]
-            except ChutesError as error:
-                self.notify(error.message, severity="warning")
-            self.busy = False
-            await self._plan(plan.ref)
-
-        self.run_worker(watch(), group="plan", exclusive=True)
-
-    @on(Input.Submitted, "#ref")
-    def plan_it(self, event: Input.Submitted) -> None:
-        self.plan = None
-        for part in ("#checks", "#fee", "#next"):
-            self.query_one(part, Static).update("")
-        self.refresh_bindings()
-        self.run_worker(self._plan(event.value.strip()), group="plan", exclusive=True)
-
-    async def _plan(self, ref: str) -> None:
-        options = self._options()
-        try:
-            plan = await flow.plan_deploy(self.app.client, ref, options, WizardUI(self))  # type: ignore[attr-defined]
-        except flow.ImportFailed as error:
-            self.show_status("")
-            self.query_one("#checks", Static).update(
-                Text(f"✗ {error.message}\n\n{error.detail}".rstrip(), style="red")
-            )
-            return
-        except ChutesError as error:
-            self.show_status("")
-            self.query_one("#checks", Static).update(Text(f"✗ {error.message}", style="red"))
-            return
-        self.plan = plan
-        self.show_status("")
-        self.query_one("#wizard").focus()  # so y reaches the screen, not the input
-        self.query_one("#checks", Static).update(plan_table(plan))
-        self.query_one("#fee", Static).update(fee_text(plan))
-        if plan.ready:
-            cost = f" and accept the ${plan.fee:,.2f} fee" if plan.fee else ""
-            self.query_one("#next", Static).update(
-                Text.assemble(
-                    ("Press ", ""),
-                    ("y", "bold red" if plan.fee else "bold"),
-                    (f" to deploy{cost}; esc to go back.", ""),
-                )
-            )
-        elif plan.waiting_for_image:
-            self.query_one("#next", Static).update(
-                Text(
-                    "The image is still being built: press w to wait and watch it.", style="yellow"
-                )
-            )
-        else:
-            self.query_one("#next", Static).update(
-                Text(
-                    "Fix the marked problems, then press enter in the reference box again.",
-                    style="yellow",
-                )
-            )
-        self.refresh_bindings()
+    def _inputs(self) -> tuple[str, flow.DeployOptions]:
+        return self.query_one("#ref", Input).value.strip(), self._options()
 
     def _options(self) -> flow.DeployOptions:
         values = {}
@@ -221,20 +204,198 @@ class DeployScreen(Screen):
             directory=self.directory,
         )
 
-    def action_deploy(self) -> None:
-        if self.plan is None or not self.plan.ready or self.busy:
-            return
-        self.busy = True
+    def _clear_plan(self) -> None:
+        self.plan = None
+        for part in ("#checks", "#fee", "#next"):
+            self.query_one(part, Static).update("")
+        self.query_one("#summary").add_class("-empty")
         self.refresh_bindings()
-        self.run_worker(self._deploy(self.plan), group="deploy", exclusive=True)
 
-    async def _deploy(self, plan: flow.DeployPlan) -> None:
-        options = self._options()
-        options.accept_fee = plan.fee > 0  # the fee was on screen when y was pressed
+    def _show_summary(self, part: str, content: Text) -> None:
+        """The fee or the next step, at the bottom (the summary shows once it has either)."""
+        self.query_one(part, Static).update(content)
+        self.query_one("#summary").remove_class("-empty")
+
+    def _start_plan(self, *, focus: bool) -> None:
+        if self._replan_timer is not None:
+            self._replan_timer.stop()
+            self._replan_timer = None
+        self._clear_plan()
+        self._focus_plan = focus
+        self.requested = ref, options = self._inputs()
+        self.planning = True
+        self._plans += 1
+        self.run_worker(self._plan(ref, options, self._plans), group="plan", exclusive=True)
+
+    def action_plan(self) -> None:
+        """Plan with the fields as they are now (after fixing a file, say); stops a wait."""
+        if self.deploying:
+            return
+        if self.waiting:
+            self._stop_wait()
+        self._start_plan(focus=True)
+
+    @on(Input.Submitted)
+    def plan_it(self, event: Input.Submitted) -> None:
+        """Enter in a field: done typing. Plan, unless a ready plan is for these fields."""
+        event.stop()
+        if self.busy:
+            self.action_plan()  # stops a wait; nothing while deploying
+            return
+        current = self.requested == self._inputs()
+        if current and self.planning:
+            self._focus_plan = True
+        elif current and self.plan is not None and self.plan.ready:
+            self.query_one("#checks-box").focus()
+        else:
+            self._start_plan(focus=True)
+
+    @on(Input.Changed)
+    @on(Checkbox.Changed)
+    def field_changed(self, event: Input.Changed | Checkbox.Changed) -> None:
+        """A plan checked other values: drop it now, plan again when the typing pauses."""
+        if self.requested is None or self.deploying:
+            return  # nothing planned yet, or already sent
+        if self.waiting:
+            self._stop_wait()
+        self.workers.cancel_group(self, "plan")  # an import under way is for the old values
+        self.planning = False
+        self._plans += 1
+        self._clear_plan()
+        self.show_status("Changed since the plan: planning again …")
+        if self._replan_timer is not None:
+            self._replan_timer.stop()
+        self._replan_timer = self.set_timer(
+            self.REPLAN_DELAY, lambda: self._start_plan(focus=False)
+        )
+
+    async def _plan(self, ref: str, options: flow.DeployOptions, number: int) -> None:
+        try:
+            plan = await flow.plan_deploy(self.app.client, ref, options, WizardUI(self))  # type: ignore[attr-defined]
+        except ChutesError as error:
+            if number == self._plans:
+                self.planning = False
+                self._plan_failed(error)
+            return
+        if number != self._plans or (ref, options) != self._inputs():
+            return  # superseded: a field changed meanwhile, and its own plan follows
+        self.planning = False
+        self.plan = plan
+        self.show_status("")
+        if self._focus_plan:
+            self.query_one("#checks-box").focus()  # so y and r reach the screen
+        self.query_one("#checks", Static).update(plan_table(plan))
+        self._show_summary("#fee", fee_text(plan))
+        self._show_next(in_field=False if self._focus_plan else None)
+        self.refresh_bindings()
+
+    def _plan_failed(self, error: ChutesError) -> None:
+        message = f"✗ {error.message}"
+        if isinstance(error, flow.ImportFailed) and error.detail:
+            message += f"\n\n{error.detail.rstrip()}"
+        self.show_status("")
+        self.query_one("#checks", Static).update(Text(message, style="red"))
+        self._show_summary("#next", Text("Fix it, then press enter to plan again.", style="yellow"))
+
+    def _show_next(self, in_field: bool | None = None) -> None:
+        """What to press now; from a field, enter first (y and r would be typed)."""
+        plan = self.plan
+        if plan is None:
+            return
+        if in_field is None:  # else the focus is on its way
+            in_field = isinstance(self.focused, Input)
+        if plan.ready:
+            cost = f" and accept the ${plan.fee:,.2f} fee" if plan.fee else ""
+            line = Text.assemble(
+                ("Press ", ""),
+                ("enter, then " if in_field else "", ""),
+                ("y", "bold red" if plan.fee else "bold"),
+                (f" to deploy{cost}; esc to go back.", ""),
+            )
+        elif plan.waiting_for_image:
+            line = Text(
+                f"The image is still being built: press {'enter, then ' if in_field else ''}w"
+                " to wait and watch it.",
+                style="yellow",
+            )
+        else:
+            # enter ticks a checkbox, r is typed into a field
+            keys = (
+                "r" if isinstance(self.focused, Checkbox) else "enter" if in_field else "enter or r"
+            )
+            line = Text(f"Fix the marked problems, then press {keys} to plan again.", "yellow")
+        self._show_summary("#next", line)
+
+    def on_descendant_focus(self) -> None:
+        self._show_next()
+
+    # --- waiting for an image --------------------------------------------------------------
+
+    def action_wait_image(self) -> None:
+        """Watch a building image and plan again once its build ends; esc stops watching."""
+        if self.plan is None or not self.plan.waiting_for_image or self.busy:
+            return
+        plan = self.plan
+        self.waiting = True
+        self.wait_started = self.clock()
+        self._wait_line = f"image {plan.image}: waiting for its build"
+        self._wait_timer = self.set_interval(1.0, self._show_wait)
+        self._show_wait()
+        self._show_summary(
+            "#next",
+            Text("Waiting for the image to be built and pushed; esc stops waiting.", "yellow"),
+        )
+        self.refresh_bindings()
+        self.run_worker(self._wait(plan), group="wait", exclusive=True)
+
+    async def _wait(self, plan: flow.DeployPlan) -> None:
+        try:
+            await flow.wait_for_image(self.app.client, plan.image, self.WAIT_LIMIT, WizardUI(self))  # type: ignore[attr-defined]
+        except ChutesError as error:
+            self.notify(error.message, severity="warning")
+        self._end_wait()
+        self._start_plan(focus=True)
+
+    def _show_wait(self) -> None:
+        waited = elapsed(self.clock() - self.wait_started)
+        self.query_one("#status", Static).update(
+            Text(f"{self._wait_line} · waited {waited} · esc stops waiting", style="italic")
+        )
+
+    def _end_wait(self) -> None:
+        if self._wait_timer is not None:
+            self._wait_timer.stop()
+            self._wait_timer = None
+        self.waiting = False
+        self.refresh_bindings()
+
+    def _stop_wait(self) -> str:
+        """Stop watching (the worker, the timer); how long it watched."""
+        waited = elapsed(self.clock() - self.wait_started)
+        self.workers.cancel_group(self, "wait")
+        self._end_wait()
+        return waited
+
+    # --- deploying -------------------------------------------------------------------------
+
+    def action_deploy(self) -> None:
+        if self.plan is None or not self.plan.ready or self.busy or self.requested is None:
+            return
+        ref, options = self.requested
+        if (ref, options) != self._inputs():  # a change not yet seen: never send the old plan
+            self._start_plan(focus=True)
+            return
+        self.deploying = True
+        self.refresh_bindings()
+        self.run_worker(self._deploy(self.plan, options), group="deploy", exclusive=True)
+
+    async def _deploy(self, plan: flow.DeployPlan, options: flow.DeployOptions) -> None:
+        # the fee was on screen when y was pressed; the options are those the plan checked
+        options = replace(options, accept_fee=plan.fee > 0)
         try:
             chute = await flow.deploy(self.app.client, plan, options, WizardUI(self))  # type: ignore[attr-defined]
         except ChutesError as error:
-            self.busy = False
+            self.deploying = False
             self.show_status("")
             self.notify(error.message, title="Deploy failed", severity="error", timeout=10)
             self.refresh_bindings()
@@ -249,5 +410,13 @@ class DeployScreen(Screen):
         self.app.open_live(chute.chute_id, replace=True)  # type: ignore[attr-defined]
 
     def action_back(self) -> None:
-        if not self.busy:
-            self.app.pop_screen()
+        """Esc stops a wait for an image (back to the form), else leaves; never mid-deploy."""
+        if self.waiting:
+            waited = self._stop_wait()
+            self.show_status(f"Stopped waiting after {waited}.")
+            self._show_next()
+            return
+        if self.deploying:
+            return
+        self.workers.cancel_group(self, "plan")  # ends an import under way, and its child
+        self.app.pop_screen()
