@@ -329,7 +329,7 @@ async def plan_deploy(
 
 
 def _logo_check(path: Path) -> Check:
-    fix = "give an image file's path (a relative path starts in the chute's directory)"
+    fix = "give the path of an existing PNG, JPEG, GIF or WebP file"
     try:
         head = path.read_bytes()[:16]
     except OSError as error:
