@@ -140,18 +140,23 @@ def keys_for(text: str) -> list[tuple[str, str | None]]:
 async def in_process(connection, chutes: int) -> dict[str, object]:
     from textual import events
 
+    from chutes_tui.core.pricing import GpuTable
     from chutes_tui.tui.app import ChutesApp
+    from chutes_tui.tui.options import DashboardOptions
+    from chutes_tui.tui.rows import ChuteRow
     from chutes_tui.tui.session import Session
     from chutes_tui.tui.widgets.table import VirtualTable
 
-    rows, fetch_seconds = await fetch_all(connection)
+    raw, fetch_seconds = await fetch_all(connection)
+    gpu_table = GpuTable.load()
+    rows = [ChuteRow.from_api(item, gpu_table) for item in raw]
     probe = PaintProbe()
     results: dict[str, object] = {"fetch_ms": fetch_seconds * 1000, "rows": len(rows)}
-    app = ChutesApp(Session(connection, label="bench"), refresh_interval=0)
+    app = ChutesApp(Session(connection, label="bench"), DashboardOptions(refresh_interval=0))
     try:
         async with app.run_test(size=(COLUMNS, LINES)):
             started = time.perf_counter()
-            feed = app.feeds["chutes"]
+            feed = app.state.chutes
             await until(
                 lambda: feed.loaded and not feed.loading and len(feed.rows) >= chutes,
                 "the app to load every chute",

@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument(
         "--events-url",
         metavar="URL",
-        default=os.environ.get("CHUTES_EVENTS_URL") or None,
+        default=None,
         help="the platform's Socket.IO events channel for the live view: a URL, or auto"
         " (api.X becomes events.X); default $CHUTES_EVENTS_URL; needs python-socketio",
     )

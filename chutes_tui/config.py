@@ -28,14 +28,14 @@ from pathlib import Path
 
 from chutes_tui.client.errors import ConfigError
 from chutes_tui.client.signing import Credentials, Hotkey
-from chutes_tui.locations import SDK_CONFIG
+from chutes_tui.core.locations import SDK_CONFIG
 
 DEFAULT_API_URL = "https://api.chutes.ai"
 
 
 def prefs_path(env: Mapping[str, str] | None = None) -> Path:
     """The app's own preferences (profiles, keys, theme) under the XDG config dir."""
-    from chutes_tui.locations import preferences
+    from chutes_tui.core.locations import preferences
 
     return preferences(env)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from chutes_tui.locations import every_location
+from chutes_tui.core.locations import every_location
 
 
 def print_paths(args: argparse.Namespace) -> int:

@@ -91,6 +91,7 @@ async def _until(pilot, condition: Callable[[], bool], what: str, timeout: float
 
 async def shoot_size(tmp: Path, out: Path, width: int, height: int) -> list[Path]:
     from chutes_tui.tui.app import ChutesApp
+    from chutes_tui.tui.options import DashboardOptions
     from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
     from chutes_tui.tui.screens.deploy import DeployScreen
     from chutes_tui.tui.screens.help import HelpScreen
@@ -100,7 +101,7 @@ async def shoot_size(tmp: Path, out: Path, width: int, height: int) -> list[Path
     from chutes_tui.tui.screens.shares import ShareScreen, SharesScreen
 
     session = _session(tmp)
-    app = ChutesApp(session, refresh_interval=0)
+    app = ChutesApp(session, DashboardOptions(refresh_interval=0))
     written: list[Path] = []
 
     def save(view: str) -> None:
@@ -111,11 +112,10 @@ async def shoot_size(tmp: Path, out: Path, width: int, height: int) -> list[Path
     async with app.run_test(size=(width, height)) as pilot:
 
         def loaded() -> bool:
-            feeds = app.feeds
             return (
-                all(feed.loaded and not feed.loading for feed in feeds.values())
-                and app.account is not None
-                and app.connection_state == "online"
+                all(feed.loaded and not feed.loading for feed in app.state.feeds)
+                and app.state.account is not None
+                and app.state.connection == "online"
             )
 
         await _until(pilot, loaded, "the chutes and images feeds")
@@ -134,7 +134,7 @@ async def shoot_size(tmp: Path, out: Path, width: int, height: int) -> list[Path
         await pilot.press("1")
         await _until(pilot, lambda: not isinstance(app.screen, ImagesScreen), "the chutes list")
         chutes = app.screen
-        keys = [k for k in chutes.table.visible_keys if chutes.table.row(k)["name"] == DETAIL_CHUTE]
+        keys = [k for k in chutes.table.visible_keys if chutes.table.row(k).name == DETAIL_CHUTE]
         chutes.table.move_to(keys[0])
         await pilot.pause()
 

@@ -20,6 +20,7 @@ from textual.widgets import Static
 from chutes_tui import config
 from chutes_tui.client.signing import Credentials
 from chutes_tui.tui.app import ChutesApp
+from chutes_tui.tui.options import DashboardOptions
 from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
 from chutes_tui.tui.screens.live import LiveScreen
 from chutes_tui.tui.session import Session
@@ -65,10 +66,12 @@ async def test_dashboard_lists_opens_and_goes_live(box: Sandbox) -> None:
     connection = config.Connection(
         base_url=box.url, credentials=Credentials(api_key=box.users["demo"].api_key)
     )
-    app = ChutesApp(Session(connection, sandbox=None, label=box.url), refresh_interval=0)
+    app = ChutesApp(
+        Session(connection, sandbox=None, label=box.url), DashboardOptions(refresh_interval=0)
+    )
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: app.feeds["chutes"].loaded and app.account is not None)
-        assert app.feeds["chutes"].rows
+        await until(pilot, lambda: app.state.chutes.loaded and app.state.account is not None)
+        assert app.state.chutes.rows
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, ChuteDetailScreen)

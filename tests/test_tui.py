@@ -27,11 +27,14 @@ from chutes_tui import config
 from chutes_tui.client.signing import Credentials
 from chutes_tui.tui.app import ChutesApp
 from chutes_tui.tui.messages import FeedUpdated
+from chutes_tui.tui.options import DashboardOptions
+from chutes_tui.tui.rows import ImageRow
 from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
 from chutes_tui.tui.screens.help import HelpScreen
 from chutes_tui.tui.screens.modals import ConfirmScreen, InfoScreen, PromptScreen
 from chutes_tui.tui.screens.resources import ChutesScreen, ImagesScreen
 from chutes_tui.tui.session import Session
+from chutes_tui.tui.state import KINDS
 from chutes_tui.tui.widgets.account_bar import AccountBar
 from chutes_tui.tui.widgets.table import VirtualTable
 from tests.conftest import Sandbox, deploy_body, running_sandbox, start_sandbox
@@ -121,9 +124,10 @@ def make_app(
     connection = config.Connection(
         base_url=url, credentials=Credentials(api_key=api_key), username=username
     )
-    app = ChutesApp(Session(connection, sandbox=sandbox, label=LABEL), refresh_interval)
+    options = DashboardOptions(refresh_interval=refresh_interval)
+    app = ChutesApp(Session(connection, sandbox=sandbox, label=LABEL), options)
     if retries is not None:
-        app.client.retries = retries
+        app.state.client.retries = retries
     return app
 
 
@@ -145,14 +149,14 @@ async def wait_for(
 
 def settled(app: ChutesApp, *kinds: str) -> bool:
     return all(
-        app.feeds[kind].loaded and not app.feeds[kind].loading for kind in kinds or app.feeds
+        app.state.feed(kind).loaded and not app.state.feed(kind).loading for kind in kinds or KINDS
     )
 
 
 async def wait_loaded(pilot: Pilot) -> ChutesApp:
     """Both lists and the account have arrived and the screen shows them."""
     app = pilot.app
-    await wait_for(pilot, lambda: settled(app) and app.account is not None, "the first load")
+    await wait_for(pilot, lambda: settled(app) and app.state.account is not None, "the first load")
     await pilot.pause()
     return app  # type: ignore[return-value]
 
@@ -185,15 +189,15 @@ def names(app: ChutesApp) -> list[str]:
     grid = table(app)
     rows = [grid.row(key) for key in grid.visible_keys]
     if isinstance(app.screen, ImagesScreen):
-        return [f"{row['name']}:{row['tag']}" for row in rows]
-    return [row["name"] for row in rows]
+        return [f"{row.name}:{row.tag}" for row in rows]
+    return [row.name for row in rows]
 
 
 def key_of_name(app: ChutesApp, name: str) -> str:
     grid = table(app)
     for key in grid.visible_keys:
         row = grid.row(key)
-        label = f"{row['name']}:{row['tag']}" if "image_id" in row else row["name"]
+        label = f"{row.name}:{row.tag}" if isinstance(row, ImageRow) else row.name
         if label == name:
             return key
     raise AssertionError(f"{name} is not in the table: {names(app)}")
@@ -244,7 +248,7 @@ async def test_chutes_list_shows_the_seed_and_the_header(shared_box: Sandbox) ->
             assert part in top, (part, top)
         assert "paused" in top  # refresh_interval=0 starts with auto-refresh off
         hello = key_of_name(app, "hello-world")
-        assert grid.row(hello)["hot"] and len(grid.row(hello)["instances"]) == 1
+        assert grid.row(hello).hot and grid.row(hello).instances == 1
         painted = row_text(app, hello)
         for cell in ("hello-world", "HOT", "1x", "$0.20", "1,280", "demo-hello-world"):
             assert cell in painted, (cell, painted)
@@ -252,13 +256,21 @@ async def test_chutes_list_shows_the_seed_and_the_header(shared_box: Sandbox) ->
     assert fake.stopped == 1  # the session stops the embedded sandbox on exit
 
 
-async def test_header_without_a_sandbox_has_no_sandbox_label(shared_box: Sandbox) -> None:
+async def test_a_standalone_sandbox_is_labelled_and_a_real_api_is_not(shared_box: Sandbox) -> None:
+    """Not embedded, but `/users/me` says it is a sandbox: the header says so too."""
     app = app_for(shared_box)
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
+        assert not app.state.session.is_sandbox
         top = header(app)
-        assert "SANDBOX" not in top
+        assert "SANDBOX" in top
         assert "demo" in top and "● online" in top and LABEL in top
+        account = app.state.account
+        assert account is not None
+        app.state.account = account.model_copy(update={"permissions": ["developer"]})
+        app.screen.query_one(AccountBar).refresh()
+        await pilot.pause()
+        assert "SANDBOX" not in header(app)
 
 
 async def test_filter_narrows_and_escape_clears(shared_box: Sandbox) -> None:
@@ -390,14 +402,14 @@ async def test_enter_opens_the_detail_with_its_tabs(shared_box: Sandbox) -> None
         await wait_loaded(pilot)
         await pilot.press("j")  # hello-world: the second by name
         hello_id = table(app).cursor_key
-        assert table(app).row(hello_id)["name"] == "hello-world"
+        assert table(app).row(hello_id).name == "hello-world"
         await pilot.press("enter")
         assert isinstance(app.screen, ChuteDetailScreen)
         screen = app.screen
         await wait_for(pilot, lambda: screen.chute is not None, "the chute to load")
         facts = static_text(app, "#overview-facts")
         for fact in (
-            "HOT, 1 instance(s)",
+            "HOT, 1 instance",
             "Says hello back",
             "hello:0.1 (built and pushed)",
             "demo",
@@ -505,8 +517,7 @@ async def test_images_list_shows_status_and_the_detail_pane(shared_box: Sandbox)
         assert set(names(app)) == SEED_IMAGES
         assert [column.title for column in grid.columns][:3] == ["NAME", "TAG", "STATUS"]
         statuses = {
-            f"{grid.row(k)['name']}:{grid.row(k)['tag']}": grid.row(k)["status"]
-            for k in grid.visible_keys
+            f"{grid.row(k).name}:{grid.row(k).tag}": grid.row(k).status for k in grid.visible_keys
         }
         assert statuses["hello:0.1"] == "built and pushed"
         assert statuses["tts:0.2"] == "building"
@@ -520,12 +531,12 @@ async def test_images_list_shows_status_and_the_detail_pane(shared_box: Sandbox)
 
         first = grid.row(grid.cursor_key)
         detail = static_text(app, "#detail")
-        assert f"demo/{first['name']}:{first['tag']}" in detail
-        assert first["image_id"] in detail
+        assert f"demo/{first.name}:{first.tag}" in detail
+        assert first.image_id in detail
         await pilot.press("G")
         last = grid.row(grid.cursor_key)
         detail = static_text(app, "#detail")
-        assert f"demo/{last['name']}:{last['tag']}" in detail
+        assert f"demo/{last.name}:{last.tag}" in detail
         hello_key = key_of_name(app, "hello:0.1")
         grid.move_to(hello_key)
         await pilot.pause()
@@ -549,7 +560,7 @@ async def test_i_toggles_the_public_images(shared_box: Sandbox) -> None:
         await wait_loaded(pilot)
         await pilot.press("2")
         await pilot.press("i")
-        assert app.include_public_images
+        assert app.state.include_public_images
         await wait_for(
             pilot, lambda: table(app).row_count == 8 and settled(app), "the public images"
         )
@@ -557,7 +568,7 @@ async def test_i_toggles_the_public_images(shared_box: Sandbox) -> None:
         assert "public images: shown" in static_text(app, "#title")
         vllm = key_of_name(app, "vllm:0.10.1")
         row = table(app).row(vllm)
-        assert row["public"] and row["user"]["username"] == "chutes"
+        assert row.public and row.owner == "chutes"
         assert table(app).move_to(vllm)
         await pilot.press("x")  # someone else's: no dialog, just a word of explanation
         assert isinstance(app.screen, ImagesScreen)
@@ -651,7 +662,7 @@ async def test_x_then_y_deletes_a_chute(own_box: Sandbox) -> None:
         await pilot.press("x")
         dialog = app.screen
         assert isinstance(dialog, ConfirmScreen)
-        assert "1 running instance(s)" in plain(dialog.body)
+        assert "Its running instance stops" in plain(dialog.body)
         await pilot.press("y")
         await wait_for(pilot, lambda: table(app).row(key) is None, "the chute to go")
         assert set(names(app)) == SEED_CHUTES - {"hello-world"}
@@ -694,7 +705,7 @@ async def test_o_opens_a_shared_chute_and_remembers_it(
         await pilot.press("r")
         await wait_for(pilot, lambda: table(app).row(chute_id) is not None, "the shared chute")
         row = table(app).row(chute_id)
-        assert row["_shared"] and row["name"] == "echo-stream"
+        assert row.shared and row.name == "echo-stream"
         assert "echo-stream (shared)" in row_text(app, chute_id)
         await pilot.press("x")  # not theirs to delete
         assert isinstance(app.screen, ChutesScreen)
@@ -705,7 +716,7 @@ async def test_o_opens_a_shared_chute_and_remembers_it(
     async with again.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
         assert names(again) == ["echo-stream"]
-        assert table(again).row(chute_id)["_shared"]
+        assert table(again).row(chute_id).shared
 
 
 # refresh, pause, help, quit, palette
@@ -860,7 +871,7 @@ def offered(palette: Any) -> list[str]:
 
 
 def key_of_name_from_feed(app: ChutesApp, name: str) -> str:
-    return next(row["chute_id"] for row in app.feeds["chutes"].rows if row["name"] == name)
+    return next(row.chute_id for row in app.state.chutes.rows if row.name == name)
 
 
 async def test_palette_goes_to_images(shared_box: Sandbox) -> None:
@@ -883,7 +894,7 @@ async def test_palette_goes_to_images(shared_box: Sandbox) -> None:
 async def test_unreachable_api_keeps_the_app_up() -> None:
     app = make_app(closed_port_url(), "cpk_unused", retries=0)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.feeds["chutes"].error, "the first failure")
+        await wait_for(pilot, lambda: app.state.chutes.error, "the first failure")
         await wait_for(
             pilot, lambda: "Cannot load chutes" in static_text(app, "#empty"), "the message"
         )
@@ -903,8 +914,8 @@ async def test_rejected_api_key_is_an_account_problem(shared_box: Sandbox) -> No
     app = make_app(shared_box.url, "cpk_" + "0" * 32 + "." + "0" * 32 + ".nope", retries=0)
     notes = Notes(app)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.connection_state == "account problem", "the 401")
-        await wait_for(pilot, lambda: settled(app) or app.feeds["chutes"].error, "the lists")
+        await wait_for(pilot, lambda: app.state.connection == "account problem", "the 401")
+        await wait_for(pilot, lambda: settled(app) or app.state.chutes.error, "the lists")
         await pilot.pause()
         assert "account problem" in header(app)
         problems = notes.titled("Account problem")
@@ -922,7 +933,7 @@ async def test_failed_refresh_keeps_rows_and_marks_them_stale(tmp_path: Path) ->
             keys = table(app).visible_keys
             server.running.stop()
             await pilot.press("r")
-            await wait_for(pilot, lambda: app.stale_age() is not None, "the failed refresh")
+            await wait_for(pilot, lambda: app.state.stale_age() is not None, "the failed refresh")
             await wait_for(pilot, lambda: settled(app), "the refreshes to finish")
             await pilot.pause()
             assert table(app).visible_keys == keys
@@ -1012,11 +1023,11 @@ async def test_switch_profile_reconnects_as_that_profile(
     app = app_for(shared_box)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_loaded(pilot)
-        assert app.account["username"] == "demo"
+        assert app.state.account.username == "demo"
         app.switch_profile("alice")
         await wait_for(
             pilot,
-            lambda: app.account is not None and app.account["username"] == "alice",
+            lambda: app.state.account is not None and app.state.account.username == "alice",
             "alice's account",
         )
         await wait_for(pilot, lambda: settled(app, "chutes"), "alice's chutes")
@@ -1024,7 +1035,7 @@ async def test_switch_profile_reconnects_as_that_profile(
         assert "alice" in header(app)
         app.switch_profile("nobody")
         await pilot.pause()
-        assert app.account["username"] == "alice"  # an unknown profile changes nothing
+        assert app.state.account.username == "alice"  # an unknown profile changes nothing
 
 
 async def test_a_theme_picked_in_the_palette_is_saved(
@@ -1048,4 +1059,5 @@ async def test_a_theme_picked_in_the_palette_is_saved(
     assert saved["theme"] == "nord"
     assert saved["refresh_interval"] == 30 and saved["profiles"] == {"alice": {"config": "a.ini"}}
     assert prefs.read_text().startswith("# mine\n")
-    assert ChutesApp(app.session, prefs=config.load_prefs()).theme == "nord"
+    options = DashboardOptions.resolve(config.load_prefs())
+    assert ChutesApp(app.state.session, options).theme == "nord"

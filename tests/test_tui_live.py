@@ -21,6 +21,7 @@ from chutes_tui import config
 from chutes_tui.client.api import ChutesClient
 from chutes_tui.client.signing import Credentials
 from chutes_tui.tui.app import ChutesApp
+from chutes_tui.tui.options import DashboardOptions
 from chutes_tui.tui.screens.live import LiveScreen
 from chutes_tui.tui.screens.modals import ConfirmScreen, PromptScreen
 from chutes_tui.tui.session import Session
@@ -53,9 +54,9 @@ def live_app(
     )
     return ChutesApp(
         Session(connection, sandbox=None, label=server.url),
-        refresh_interval=0,
-        open_chute=chute,
-        live_overrides={"poll_interval": POLL, **options},
+        DashboardOptions(
+            refresh_interval=0, open_chute=chute, live={"poll_interval": POLL, **options}
+        ),
     )
 
 

@@ -24,6 +24,7 @@ from chutes_tui.client.signing import Credentials
 from chutes_tui.sandbox.storage import Store
 from chutes_tui.tui.app import ChutesApp
 from chutes_tui.tui.messages import FeedUpdated
+from chutes_tui.tui.options import DashboardOptions
 from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
 from chutes_tui.tui.screens.help import HelpScreen
 from chutes_tui.tui.screens.modals import ConfirmScreen
@@ -90,9 +91,8 @@ def make_app(box: Sandbox) -> ChutesApp:
         credentials=Credentials(api_key=box.users["demo"].api_key),
         username="demo",
     )
-    return ChutesApp(
-        Session(connection, label=LABEL), refresh_interval=0, prefs={"theme": "chutes"}
-    )
+    options = DashboardOptions(refresh_interval=0, theme="chutes")
+    return ChutesApp(Session(connection, label=LABEL), options)
 
 
 async def wait_for(pilot: Pilot, predicate: Callable[[], object], what: str) -> None:
@@ -109,8 +109,8 @@ async def loaded(pilot: Pilot) -> None:
     await wait_for(
         pilot,
         lambda: (
-            app.account is not None
-            and all(feed.loaded and not feed.loading for feed in app.feeds.values())
+            app.state.account is not None
+            and all(feed.loaded and not feed.loading for feed in app.state.feeds)
         ),
         "the first load",
     )

@@ -34,16 +34,17 @@ PROBE = textwrap.dedent(
     from textual.color import Color
 
     from chutes_tui.tui.app import ChutesApp, styles_dir
+    from chutes_tui.tui.options import DashboardOptions
     from chutes_tui.tui.session import embedded_sandbox
     from chutes_tui.tui.theme import HOUSE_THEME
     from chutes_tui.tui.widgets.table import VirtualTable
 
     async def main():
         session = embedded_sandbox(db_path=Path(sys.argv[1]))
-        app = ChutesApp(session, refresh_interval=0)
+        app = ChutesApp(session, DashboardOptions(refresh_interval=0))
         async with app.run_test(size=(100, 30)):
             deadline = time.monotonic() + 120  # catches a hang
-            while not app.feeds["chutes"].rows:
+            while not app.state.chutes.rows:
                 assert time.monotonic() < deadline, "the chutes never loaded"
                 await asyncio.sleep(0.05)
             await asyncio.sleep(0.2)

@@ -33,7 +33,7 @@ def enabled(environ: Mapping[str, str] | None = None) -> bool:
 
 def log_path() -> Path:
     """Where the request log goes: the user's state directory (`chutes-tui paths` shows it)."""
-    from chutes_tui.locations import debug_log
+    from chutes_tui.core.locations import debug_log
 
     return debug_log()
 

@@ -12,7 +12,7 @@ DEFAULT_PORT = 8765
 
 
 def default_db_path() -> Path:
-    from chutes_tui.locations import sandbox_db
+    from chutes_tui.core.locations import sandbox_db
 
     return sandbox_db()
 

@@ -1,4 +1,8 @@
-"""Command palette (ctrl+p): actions for the selected row, screens, profiles."""
+"""Command palette (ctrl+p): every action the current screen allows, and profiles.
+
+The commands are read from the screen's live bindings, so the palette offers exactly what
+the keys do here: an action the screen refuses (`check_action`) is not offered.
+"""
 
 from __future__ import annotations
 
@@ -8,63 +12,79 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from chutes_tui import config
+from chutes_tui.client.errors import ChutesError
+
+TITLES = {
+    "app.chutes": "Go to chutes",
+    "app.images": "Go to images",
+    "app.shares": "Go to shares",
+    "app.refresh": "Refresh now",
+    "app.pause": "Pause or resume auto-refresh",
+    "app.help": "Show keys",
+    "app.quit": "Quit",
+    "table.select": "Open",
+    "list.copy": "Copy id of",
+    "chutes.live": "Live view of",
+    "chutes.share": "Share",
+    "table.sort": "Sort by the next column",
+    "table.sort_reverse": "Reverse the sort",
+    "list.filter": "Filter this list",
+}
+ON_SELECTION = {"table.select", "list.delete", "list.copy", "chutes.live", "chutes.share"}
+SKIP = {"list.clear", "table.up", "table.down", "table.page_up", "table.page_down"}
+SKIP |= {"table.top", "table.bottom", "help.close"}
+
+Command = tuple[str, Callable[[], object], str]
 
 
 class ChutesCommands(Provider):
-    """Commands that fit what is on screen right now."""
+    """What the keys of this screen do, with the selected row's name where it applies."""
 
-    def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
+    def _commands(self) -> list[Command]:
         from chutes_tui.tui.screens.resources import ResourceScreen
 
-        app = self.app
         screen = self.screen
-        commands: list[tuple[str, Callable[[], object], str]] = [
-            ("Go to chutes", partial(app.run_action, "show('chutes')"), "The chutes list"),
-            ("Go to images", partial(app.run_action, "show('images')"), "The images list"),
-            ("Refresh now", partial(app.run_action, "refresh"), "Reload everything"),
-            (
-                "Pause or resume auto-refresh",
-                partial(app.run_action, "toggle_auto_refresh"),
-                "Toggle the background refresh",
-            ),
-            ("Show keys", partial(app.run_action, "help"), "Every key that works here"),
-        ]
+        selected = ""
         if isinstance(screen, ResourceScreen):
             row = screen.selected()
-            if row is not None:
-                name = row.get("name", "")
-                noun = screen.noun
-                commands += [
-                    (
-                        f"Open {noun} {name}",
-                        partial(screen.open, screen.key_of(row)),
-                        f"Details of the selected {noun}",
-                    ),
-                    (f"Copy id of {noun} {name}", screen.action_copy_id, screen.key_of(row)),
-                    (f"Delete {noun} {name}", screen.action_delete, "Asks first"),
-                ]
-                if noun == "chute":
-                    commands.append(
-                        (
-                            f"Live view of chute {name}",
-                            partial(app.open_live, screen.key_of(row)),
-                            "Instances, warmup and logs as they happen",
-                        )
-                    )
-            commands.append(("Filter this list", screen.action_filter, "Type to narrow"))
+            selected = f" {screen.noun} {getattr(row, 'name', '')}".rstrip() if row else ""
+        commands: list[Command] = []
+        seen: set[str] = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.id or binding.id in SKIP or binding.id in seen or not active.enabled:
+                continue
+            if binding.id in ON_SELECTION and not selected:
+                continue
+            if binding.id == f"app.{getattr(screen, 'kind', '')}":
+                continue  # going where you are does nothing
+            seen.add(binding.id)
+            title = TITLES.get(binding.id, binding.description.rstrip("…"))
+            if binding.id in ON_SELECTION:
+                title += selected
+            run = partial(self.app.run_action, binding.action, active.node)
+            display = self.app.get_key_display(binding) or key
+            commands.append((title, run, f"key {display}"))
+        return commands + self._profiles()
+
+    def _profiles(self) -> list[Command]:
+        from chutes_tui.tui.app import ChutesApp
+
+        app = self.app
+        if not isinstance(app, ChutesApp):
+            return []
         try:
             profiles = config.load_prefs().get("profiles", {})
-        except Exception:  # a broken preferences file is reported elsewhere
+        except ChutesError:  # a broken preferences file is reported where it is used
             profiles = {}
-        for profile in profiles if isinstance(profiles, dict) else ():
-            commands.append(
-                (
-                    f"Switch profile: {profile}",
-                    partial(app.switch_profile, profile),
-                    "Reconnect with this profile",
-                )
+        return [
+            (
+                f"Switch profile: {profile}",
+                partial(app.switch_profile, profile),
+                "Start over with this profile",
             )
-        return commands
+            for profile in (profiles if isinstance(profiles, dict) else ())
+        ]
 
     async def discover(self) -> Hits:
         for title, callback, help_text in self._commands():

@@ -1,4 +1,4 @@
-"""Chutes shared with the user that they opened by name: the API never lists them."""
+"""What chutes-tui remembers between runs: shared chutes opened, names of users shared with."""
 
 from __future__ import annotations
 
@@ -6,13 +6,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chutes_tui.core import locations
+
 MAX_REMEMBERED = 200
-
-
-def state_path() -> Path:
-    from platformdirs import user_state_path
-
-    return user_state_path("chutes-tui") / "opened-chutes.json"
 
 
 @dataclass
@@ -22,7 +18,7 @@ class RememberedChutes:
 
     @classmethod
     def load(cls, path: Path | None = None) -> RememberedChutes:
-        path = path or state_path()
+        path = path or locations.opened_chutes()
         try:
             ids = [str(item) for item in json.loads(path.read_text())][:MAX_REMEMBERED]
         except (OSError, ValueError, TypeError):
@@ -42,13 +38,8 @@ class RememberedChutes:
     def forget(self, chute_id: str) -> None:
         if chute_id in self.ids:
             self.ids.remove(chute_id)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_text(json.dumps(self.ids))
-
-
-def users_path() -> Path:
-    from platformdirs import user_state_path
-
-    return user_state_path("chutes-tui") / "known-users.json"
 
 
 @dataclass
@@ -60,7 +51,7 @@ class KnownUsers:
 
     @classmethod
     def load(cls, path: Path | None = None) -> KnownUsers:
-        path = path or users_path()
+        path = path or locations.known_users()
         try:
             data = json.loads(path.read_text())
             names = {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}

@@ -11,8 +11,10 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Markdown, Static, TabbedContent, TabPane
 
-from chutes_tui.client.errors import ChutesError
+from chutes_tui.client.errors import ChutesError, NotFound
 from chutes_tui.client.models import Chute
+from chutes_tui.core.formatting import plural
+from chutes_tui.tui.access import DashboardAccess
 from chutes_tui.tui.widgets.account_bar import AccountBar
 
 
@@ -37,7 +39,7 @@ def overview_table(chute: Chute) -> Table:
         (
             "Status",
             Text(
-                f"{'HOT' if chute.hot else 'cold'}, {len(chute.instances)} instance(s)",
+                f"{'HOT' if chute.hot else 'cold'}, {plural(len(chute.instances), 'instance')}",
                 style="bold green" if chute.hot else "",
             ),
         ),
@@ -57,7 +59,8 @@ def overview_table(chute: Chute) -> Table:
         ("Max $/GPU hour", str(selector.max_hourly_price_per_gpu or "-")),
         (
             "Scaling",
-            f"max {chute.max_instances} instance(s), threshold {chute.scaling_threshold},"
+            f"at most {plural(chute.max_instances or 0, 'instance')},"
+            f" threshold {chute.scaling_threshold},"
             f" shut down after {chute.shutdown_after_seconds} s idle",
         ),
         ("Concurrency", str(chute.concurrency)),
@@ -72,12 +75,13 @@ def overview_table(chute: Chute) -> Table:
     return table
 
 
-class ChuteDetailScreen(Screen):
+class ChuteDetailScreen(DashboardAccess, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="detail.back"),
         Binding("c", "copy_id", "Copy id", id="detail.copy"),
         Binding("r", "reload", "Reload", id="detail.reload"),
         Binding("l", "live", "Live", id="detail.live"),
+        Binding("a", "share", "Share…", id="detail.share"),
     ]
 
     def __init__(self, ref: str) -> None:
@@ -111,10 +115,11 @@ class ChuteDetailScreen(Screen):
         self.run_worker(self._load(), group="detail", exclusive=True)
 
     async def _load(self) -> None:
-        client = self.app.client  # type: ignore[attr-defined]
         try:
-            chute = await client.get_chute(self.ref)
+            chute = await self.state.client.get_chute(self.ref)
         except ChutesError as error:
+            if isinstance(error, NotFound):
+                self.state.forget_chute(self.ref)  # if it was remembered, it is gone for good
             self.query_one("#title", Static).update(
                 Text(f" Chute {self.ref}: {error.message}", style="bold red")
             )
@@ -130,11 +135,11 @@ class ChuteDetailScreen(Screen):
         await self._load_shares()
 
     def _remember_if_shared(self, chute: Chute) -> None:
-        account = self.app.account or {}  # type: ignore[attr-defined]
-        if account and chute.user.user_id != account.get("user_id") and not chute.public:
-            from chutes_tui.tui.remembered import RememberedChutes
-
-            RememberedChutes.load().remember(chute.chute_id)
+        """A private chute of someone else: shared with the user, so list it from now on."""
+        state = self.state
+        if state.user_id and not state.owns(chute.user.user_id) and not chute.public:
+            state.remembered.remember(chute.chute_id)
+            self.dashboard.show_chute(chute.model_dump(mode="json"))
 
     def _show(self, chute: Chute) -> None:
         title = Text()
@@ -161,11 +166,16 @@ class ChuteDetailScreen(Screen):
             )
         instances = self.query_one("#instances-table", DataTable)
         instances.clear(columns=True)
-        instances.add_columns("INSTANCE", "REGION", "ACTIVE", "VERIFIED", "LAST VERIFIED")
+        instances.add_columns("INSTANCE", "REGION", "GPU", "ACTIVE", "VERIFIED", "LAST VERIFIED")
+        count = chute.node_selector.gpu_count
+        unknown = f"{count}× one of {len(chute.supported_gpus)}"  # the API names it elsewhere
         for instance in chute.instances:
+            extra = instance.model_extra or {}
+            gpu = extra.get("gpu_model_name")
             instances.add_row(
                 instance.instance_id,
                 instance.region,
+                f"{extra.get('gpu_count') or count}× {gpu}" if gpu else unknown,
                 "yes" if instance.active else "no",
                 "yes" if instance.verified else "no",
                 instance.last_verified_at.strftime("%Y-%m-%d %H:%M:%S")
@@ -178,10 +188,13 @@ class ChuteDetailScreen(Screen):
             await self._load_code()
 
     async def _load_code(self) -> None:
+        chute = self.chute
+        if chute is None:
+            return
         view = self.query_one("#code-view", Static)
         view.update("Loading source…")
         try:
-            source = await self.app.client.code(self.chute.chute_id)  # type: ignore[attr-defined,union-attr]
+            source = await self.state.client.code(chute.chute_id)
         except ChutesError as error:
             view.update(Text(error.message, style="red"))
             return
@@ -192,35 +205,50 @@ class ChuteDetailScreen(Screen):
 
     async def _load_shares(self) -> None:
         view = self.query_one("#shares-view", Static)
-        client = self.app.client  # type: ignore[attr-defined]
-        if not client.connection.credentials.api_key:
+        chute, state = self.chute, self.state
+        if chute is None:
+            return
+        if not state.owns(chute.user.user_id):
+            view.update("Only the owner of a chute can see or change whom it is shared with.")
+            return
+        if not state.client.connection.credentials.api_key:
             view.update(
-                "Listing shares needs an API key: the API does not take hotkey"
-                " signatures there. Set CHUTES_API_KEY to see who this chute is shared with."
+                "Listing shares needs an API key: the API does not take hotkey signatures"
+                " there. Set CHUTES_API_KEY to see who this chute is shared with."
+                "\n\nPress a to share it anyway."
             )
             return
         try:
-            shares = [s for s in await client.list_shares() if s.chute_id == self.chute.chute_id]  # type: ignore[union-attr]
+            shares = [s for s in await state.client.list_shares() if s.chute_id == chute.chute_id]
         except ChutesError as error:
-            view.update(Text(f"Cannot list shares: {error.message}", style="yellow"))
+            view.update(Text(f"Cannot list shares: {error.message}\n\nPress a to share it."))
             return
         if not shares:
-            view.update(
-                "Not shared with anyone. Share it with `chutes-tui --no-ui share"
-                f" {self.chute.name} USER`."
-            )  # type: ignore[union-attr]
+            view.update("Not shared with anyone. Press a to share it with another user.")
             return
-        from chutes_tui.tui.remembered import KnownUsers
-
-        users = KnownUsers.load()
         text = Text("Shared with:\n", style="bold")
         for share in shares:
-            text.append(f"  {users.name(share.shared_to) or share.shared_to}", style="")
-            text.append(f"   since {share.shared_at:%Y-%m-%d %H:%M}\n", style="dim")
+            text.append(f"  {state.known_users.name(share.shared_to) or share.shared_to}")
+            when = f"{share.shared_at:%Y-%m-%d %H:%M}" if share.shared_at else "-"
+            text.append(f"   since {when}\n", style="dim")
+        text.append("\nPress a to share it with someone else.", style="dim")
         view.update(text)
 
+    def action_share(self) -> None:
+        from chutes_tui.tui.screens.shares import start_share
+
+        chute = self.chute
+        if chute is None:
+            return
+        if chute.public:
+            self.notify("Public chutes need no sharing.", severity="warning")
+        elif not self.state.owns(chute.user.user_id):
+            self.notify("Only the owner of a chute can share it.", severity="warning")
+        else:
+            start_share(self, chute.chute_id)
+
     def action_live(self) -> None:
-        self.app.open_live(self.chute.chute_id if self.chute else self.ref)  # type: ignore[attr-defined]
+        self.dashboard.open_live(self.chute.chute_id if self.chute else self.ref)
 
     def action_copy_id(self) -> None:
         if self.chute is not None:

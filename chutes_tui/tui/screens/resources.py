@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from rich.table import Table
 from rich.text import Text
@@ -14,16 +15,18 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from chutes_tui.client.errors import ChutesError
-from chutes_tui.tui.feeds import (
-    Row,
-    chutes_by_image,
-    gpu_summary,
-    hourly_price,
-    short_time,
-)
+from chutes_tui.core.formatting import short_time, usd_hour
+from chutes_tui.tui.access import DashboardAccess
 from chutes_tui.tui.messages import FeedUpdated
+from chutes_tui.tui.rows import ChuteRow, ImageRow, images_in_use
+from chutes_tui.tui.state import Feed, Kind
 from chutes_tui.tui.widgets.account_bar import AccountBar
 from chutes_tui.tui.widgets.table import Column, VirtualTable
+
+if TYPE_CHECKING:
+    from chutes_tui.client.api import ChutesClient
+
+RowT = TypeVar("RowT")
 
 STATUS_STYLES = {
     "built and pushed": "green",
@@ -37,66 +40,64 @@ def image_status(status: str) -> Text:
     return Text(status, style=style)
 
 
-def hot_badge(row: Row) -> Text:
-    return (
-        Text(" HOT ", style="bold black on green") if row.get("hot") else Text(" cold", style="dim")
-    )
+def hot_badge(row: ChuteRow) -> Text:
+    return Text(" HOT ", style="bold black on green") if row.hot else Text(" cold", style="dim")
 
 
-def chute_name(row: Row) -> Text:
-    text = Text(row["name"], style="bold")
-    if row.get("_shared"):
+def chute_name(row: ChuteRow) -> Text:
+    text = Text(row.name, style="bold")
+    if row.shared:
         text.append(" (shared)", style="italic cyan")
     return text
 
 
-def price_cell(row: Row) -> str:
-    price = hourly_price(row)
-    return f"${price:,.2f}" if price is not None else "-"
-
-
-CREATED_COLUMN = Column(
-    "created",
-    "CREATED",
-    16,
-    lambda row: short_time(row.get("created_at")),
-    lambda row: row.get("created_at") or "",
-    optional=True,
-)
-
-CHUTE_COLUMNS = (
-    Column("name", "NAME", 18, chute_name, lambda row: row["name"].lower(), grow=True),
-    Column("hot", "STATUS", 6, hot_badge, lambda row: not row.get("hot")),
+CHUTE_COLUMNS: tuple[Column[ChuteRow], ...] = (
+    Column("name", "NAME", 18, chute_name, lambda row: row.name.lower(), grow=True),
+    Column("hot", "STATUS", 6, hot_badge, lambda row: not row.hot),
     Column(
         "instances",
         "INST",
         4,
-        lambda row: str(len(row.get("instances") or [])),
-        lambda row: len(row.get("instances") or []),
+        lambda row: str(row.instances),
+        lambda row: row.instances,
         right=True,
     ),
-    Column("price", "$/HOUR", 8, price_cell, hourly_price, right=True),
-    Column("gpus", "GPUS", 18, gpu_summary, optional=True),
+    Column(
+        "price",
+        "$/HOUR",
+        8,
+        lambda row: usd_hour(row.usd_hour),
+        lambda row: row.usd_hour,
+        right=True,
+    ),
+    Column("gpus", "GPUS", 18, lambda row: row.gpus, optional=True),
     Column(
         "invocations",
         "CALLS",
         9,
-        lambda row: f"{row.get('invocation_count', 0):,}",
-        lambda row: row.get("invocation_count", 0),
+        lambda row: f"{row.invocations:,}",
+        lambda row: row.invocations,
         optional=True,
         right=True,
     ),
-    Column("slug", "SLUG", 18, lambda row: row.get("slug") or "-", optional=True),
-    CREATED_COLUMN,
+    Column("slug", "SLUG", 18, lambda row: row.slug or "-", optional=True),
+    Column(
+        "created",
+        "CREATED",
+        16,
+        lambda row: short_time(row.created_at),
+        lambda row: row.created_at or "",
+        optional=True,
+    ),
 )
 
 
-class ResourceScreen(Screen):
+class ResourceScreen(DashboardAccess, Screen[None], Generic[RowT]):
     """A keyed, filterable, sortable list with an empty state that says what to do."""
 
-    kind: ClassVar[str]
+    kind: ClassVar[Kind]
     noun: ClassVar[str]
-    columns: ClassVar[tuple[Column, ...]]
+    columns: ClassVar[tuple[Column[Any], ...]]
 
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="list.filter"),
@@ -122,16 +123,22 @@ class ResourceScreen(Screen):
         return iter(())
 
     @staticmethod
-    def key_of(row: Row) -> str:
+    def key_of(row: Any) -> str:
         raise NotImplementedError
 
     @property
-    def table(self) -> VirtualTable:
-        return self.query_one("#table", VirtualTable)
+    def table(self) -> VirtualTable[RowT]:
+        table: VirtualTable[RowT] = self.query_one("#table", VirtualTable)
+        return table
+
+    @property
+    def feed(self) -> Feed[RowT]:
+        feed: Feed[RowT] = self.state.feed(self.kind)
+        return feed
 
     def on_mount(self) -> None:
         self.table.focus()
-        if getattr(self.app, "exit_after_first_paint", False):
+        if self.state.options.exit_after_first_paint:
             # Start-up benchmark: leave once the first rows have been drawn and written.
             self.table.on_first_rows = lambda: self.app.call_after_refresh(self.app.exit)
         self.load_rows()
@@ -139,11 +146,16 @@ class ResourceScreen(Screen):
     def on_screen_resume(self) -> None:
         self.load_rows()
 
-    def rows(self) -> list[Row]:
-        return self.app.feeds[self.kind].rows  # type: ignore[attr-defined]
+    def start_over(self) -> None:
+        """Another session (a profile switch): no filter, the new (still empty) lists."""
+        self.action_clear_filter()
+        self.load_rows()
+
+    def rows(self) -> list[RowT]:
+        return self.feed.rows
 
     def load_rows(self) -> None:
-        feed = self.app.feeds[self.kind]  # type: ignore[attr-defined]
+        feed = self.feed
         self.table.set_rows(self.table_rows())
         if self._showing_partial and not feed.partial:
             self.table.action_edge(0)  # the full list replaces the first page: start at the top
@@ -151,7 +163,7 @@ class ResourceScreen(Screen):
         self.update_chrome()
         self.rows_loaded()
 
-    def table_rows(self) -> list[Row]:
+    def table_rows(self) -> list[RowT]:
         return self.rows()
 
     def rows_loaded(self) -> None:
@@ -165,7 +177,7 @@ class ResourceScreen(Screen):
         return ()
 
     def update_chrome(self) -> None:
-        feed = self.app.feeds[self.kind]  # type: ignore[attr-defined]
+        feed = self.feed
         table = self.table
         column = table.columns[table.sort_column]
         arrow = "▼" if table.sort_reverse else "▲"
@@ -193,7 +205,7 @@ class ResourceScreen(Screen):
     def title_extra(self) -> str:
         return ""
 
-    def empty_message(self, feed: Any) -> str:
+    def empty_message(self, feed: Feed[RowT]) -> str:
         if self.table.row_count and not self.table.visible_count:
             return f"Nothing matches “{self.table.filter_text}”. Press esc to clear the filter."
         if self.table.row_count:
@@ -242,7 +254,7 @@ class ResourceScreen(Screen):
 
     # actions on the selected row
 
-    def selected(self) -> Row | None:
+    def selected(self) -> RowT | None:
         key = self.table.cursor_key
         return self.table.row(key) if key else None
 
@@ -272,24 +284,28 @@ class ResourceScreen(Screen):
             return
         self.ask_delete(row)
 
-    def ask_delete(self, row: Row) -> None:
+    def ask_delete(self, row: RowT) -> None:
         raise NotImplementedError
 
-    def delete_confirmed(self, label: str, call: Any, *kinds: str) -> None:
+    def delete_confirmed(
+        self, label: str, call: Callable[[ChutesClient], Awaitable[object]], *kinds: Kind
+    ) -> None:
+        """Run the delete with the client of the moment; say how it went; refresh `kinds`."""
+
         async def run() -> None:
             try:
-                await call()
+                await call(self.state.client)
             except ChutesError as error:
                 self.notify(error.message, title=f"Could not delete {label}", severity="error")
                 return
             self.notify(f"Deleted {label}", timeout=4)
             for kind in kinds:
-                self.app.refresh_feed(kind)  # type: ignore[attr-defined]
+                self.dashboard.refresh_feed(kind)
 
         self.run_worker(run(), group="delete")
 
 
-class ChutesScreen(ResourceScreen):
+class ChutesScreen(ResourceScreen[ChuteRow]):
     kind = "chutes"
     noun = "chute"
     columns = CHUTE_COLUMNS
@@ -302,8 +318,8 @@ class ChutesScreen(ResourceScreen):
     ]
 
     @staticmethod
-    def key_of(row: Row) -> str:
-        return row["chute_id"]
+    def key_of(row: ChuteRow) -> str:
+        return row.chute_id
 
     def nothing_yet(self) -> str:
         return (
@@ -320,7 +336,7 @@ class ChutesScreen(ResourceScreen):
     def action_live(self) -> None:
         row = self.selected()
         if row is not None:
-            self.app.open_live(row["chute_id"])  # type: ignore[attr-defined]
+            self.dashboard.open_live(row.chute_id)
 
     def action_deploy(self) -> None:
         from chutes_tui.tui.screens.deploy import DeployScreen
@@ -331,10 +347,10 @@ class ChutesScreen(ResourceScreen):
         from chutes_tui.tui.screens.shares import start_share
 
         row = self.selected()
-        if row is not None and row.get("public"):
+        if row is not None and row.public:
             self.notify("Public chutes need no sharing.", severity="warning")
             return
-        start_share(self, row["chute_id"] if row else None)
+        start_share(self, row.chute_id if row else None)
 
     def action_open_by_name(self) -> None:
         from chutes_tui.tui.screens.modals import PromptScreen
@@ -350,27 +366,28 @@ class ChutesScreen(ResourceScreen):
             opened,
         )
 
-    def ask_delete(self, row: Row) -> None:
+    def ask_delete(self, row: ChuteRow) -> None:
         from chutes_tui.tui.screens.modals import ConfirmScreen
 
-        if row.get("_shared"):
+        if row.shared:
             self.notify(
                 "This chute is shared with you: only its owner can delete it.", severity="warning"
             )
             return
-        name, chute_id = row["name"], row["chute_id"]
-        instances = len(row.get("instances") or [])
+        name, chute_id = row.name, row.chute_id
+        running = {0: "It has no running instance", 1: "Its running instance stops"}.get(
+            row.instances, f"Its {row.instances} running instances stop"
+        )
         body = (
             f"Delete chute [b]{name}[/b] ({chute_id})?\n\n"
-            f"Its {instances} running instance(s) stop and every share of it is removed."
-            " This cannot be undone."
+            f"{running}, and every share of it is removed. This cannot be undone."
         )
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self.delete_confirmed(
                     f"chute {name}",
-                    lambda: self.app.client.delete_chute(chute_id),  # type: ignore[attr-defined]
+                    lambda client: client.delete_chute(chute_id),
                     "chutes",
                     "images",
                 )
@@ -378,27 +395,31 @@ class ChutesScreen(ResourceScreen):
         self.app.push_screen(ConfirmScreen("Delete chute", body, danger=True), answered)
 
 
-IMAGE_COLUMNS = (
+IMAGE_COLUMNS: tuple[Column[ImageRow], ...] = (
     Column(
-        "name", "NAME", 18, lambda row: _image_name(row), lambda row: row["name"].lower(), grow=True
+        "name",
+        "NAME",
+        18,
+        lambda row: _image_name(row),
+        lambda row: f"{row.owner or ''}/{row.name}:{row.tag}".lower(),
+        grow=True,
     ),
-    Column("tag", "TAG", 8, lambda row: row["tag"]),
+    Column("tag", "TAG", 8, lambda row: row.tag),
+    Column("status", "STATUS", 16, lambda row: image_status(row.status), lambda row: row.status),
+    Column("public", "PUBLIC", 6, lambda row: "yes" if row.public else "no", optional=True),
     Column(
-        "status", "STATUS", 16, lambda row: image_status(row["status"]), lambda row: row["status"]
-    ),
-    Column("public", "PUBLIC", 6, lambda row: "yes" if row.get("public") else "no", optional=True),
-    CREATED_COLUMN,
-    Column(
-        "used_by",
-        "USED BY",
-        20,
-        lambda row: ", ".join(row.get("_used_by") or []) or "-",
+        "created",
+        "CREATED",
+        16,
+        lambda row: short_time(row.created_at),
+        lambda row: row.created_at or "",
         optional=True,
     ),
+    Column("used_by", "USED BY", 20, lambda row: ", ".join(row.used_by) or "-", optional=True),
 )
 
 
-class ImagesScreen(ResourceScreen):
+class ImagesScreen(ResourceScreen[ImageRow]):
     kind = "images"
     noun = "image"
     columns = IMAGE_COLUMNS
@@ -408,8 +429,8 @@ class ImagesScreen(ResourceScreen):
     ]
 
     @staticmethod
-    def key_of(row: Row) -> str:
-        return row["image_id"]
+    def key_of(row: ImageRow) -> str:
+        return row.image_id
 
     def compose_side(self) -> ComposeResult:
         with VerticalScroll(id="side"):
@@ -418,16 +439,16 @@ class ImagesScreen(ResourceScreen):
     def depends_on(self) -> tuple[str, ...]:
         return ("chutes",)
 
-    def table_rows(self) -> list[Row]:
-        users = chutes_by_image(self.app.feeds["chutes"].rows)  # type: ignore[attr-defined]
-        return [{**row, "_used_by": users.get(row["image_id"], [])} for row in self.rows()]
+    def table_rows(self) -> list[ImageRow]:
+        users = images_in_use(self.state.chutes.rows)
+        return [row.used(users) for row in self.rows()]
 
     def rows_loaded(self) -> None:
         self.show_detail(self.table.cursor_key)
 
     def title_extra(self) -> str:
         return "   public images: " + (
-            "shown" if self.app.include_public_images else "hidden (i)"  # type: ignore[attr-defined]
+            "shown" if self.state.include_public_images else "hidden (i)"
         )
 
     def nothing_yet(self) -> str:
@@ -452,23 +473,21 @@ class ImagesScreen(ResourceScreen):
         self.query_one("#side").focus()
 
     def action_toggle_public(self) -> None:
-        app = self.app
-        app.include_public_images = not app.include_public_images  # type: ignore[attr-defined]
-        app.refresh_feed("images")  # type: ignore[attr-defined]
+        self.state.include_public_images = not self.state.include_public_images
+        self.dashboard.refresh_feed("images")
         self.update_chrome()
 
-    def ask_delete(self, row: Row) -> None:
+    def ask_delete(self, row: ImageRow) -> None:
         from chutes_tui.tui.screens.modals import ConfirmScreen, InfoScreen
 
-        label = f"{(row.get('user') or {}).get('username', '?')}/{row['name']}:{row['tag']}"
-        account = self.app.account or {}  # type: ignore[attr-defined]
-        if (row.get("user") or {}).get("user_id") not in (None, account.get("user_id")):
+        label = row.label
+        if row.owner_id is not None and not self.state.owns(row.owner_id):
             self.notify(
                 f"{label} belongs to someone else: only its owner can delete it.",
                 severity="warning",
             )
             return
-        blockers = row.get("_used_by") or []
+        blockers = row.used_by
         if blockers:
             self.app.push_screen(
                 InfoScreen(
@@ -478,13 +497,13 @@ class ImagesScreen(ResourceScreen):
                 )
             )
             return
-        image_id = row["image_id"]
+        image_id = row.image_id
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self.delete_confirmed(
                     f"image {label}",
-                    lambda: self.app.client.delete_image(image_id),  # type: ignore[attr-defined]
+                    lambda client: client.delete_image(image_id),
                     "images",
                 )
 
@@ -498,40 +517,38 @@ class ImagesScreen(ResourceScreen):
         )
 
 
-def image_facts(row: Row) -> Table:
+def image_facts(row: ImageRow) -> Table:
     """The full record of an image as a two-column table."""
-    owner = (row.get("user") or {}).get("username", "?")
     table = Table(
         box=None,
         show_header=False,
         pad_edge=False,
         expand=True,
-        title=f"{owner}/{row['name']}:{row['tag']}",
+        title=row.label,
         title_justify="left",
         title_style="bold",
     )
     table.add_column(style="bold", no_wrap=True, width=12)
     table.add_column(overflow="fold")
-    facts = [
-        ("Status", image_status(row["status"])),
-        ("Used by", ", ".join(row.get("_used_by") or []) or "no chute"),
-        ("Public", "yes" if row.get("public") else "no"),
-        ("Owner", owner),
-        ("Created", short_time(row.get("created_at"))),
-        ("Build start", short_time(row.get("build_started_at")) or "-"),
-        ("Build end", short_time(row.get("build_completed_at")) or "-"),
-        ("SDK", row.get("chutes_version") or "-"),
-        ("Patch", row.get("patch_version") or "-"),
-        ("Id", row["image_id"]),
-        ("Readme", (row.get("readme") or "-").strip()),
+    facts: list[tuple[str, str | Text]] = [
+        ("Status", image_status(row.status)),
+        ("Used by", ", ".join(row.used_by) or "no chute"),
+        ("Public", "yes" if row.public else "no"),
+        ("Owner", row.owner or "?"),
+        ("Created", short_time(row.created_at)),
+        ("Build start", short_time(row.build_started_at) or "-"),
+        ("Build end", short_time(row.build_completed_at) or "-"),
+        ("SDK", row.chutes_version or "-"),
+        ("Patch", row.patch_version or "-"),
+        ("Id", row.image_id),
+        ("Readme", (row.readme or "-").strip()),
     ]
     for label, value in facts:
         table.add_row(label, value)
     return table
 
 
-def _image_name(row: Row) -> Text:
-    owner = (row.get("user") or {}).get("username")
-    text = Text(f"{owner}/" if owner else "", style="dim")
-    text.append(row["name"], style="bold")
+def _image_name(row: ImageRow) -> Text:
+    text = Text(f"{row.owner}/" if row.owner else "", style="dim")
+    text.append(row.name, style="bold")
     return text

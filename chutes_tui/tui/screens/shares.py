@@ -4,30 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Input, Select, Static
 
 from chutes_tui.client.api import is_uuid
 from chutes_tui.client.errors import ChutesError
-from chutes_tui.tui.feeds import Row, hourly_price, short_time
-from chutes_tui.tui.remembered import KnownUsers
+from chutes_tui.core.formatting import plural, short_time
+from chutes_tui.tui.access import DashboardAccess
+from chutes_tui.tui.rows import ChuteRow, ShareRow
 from chutes_tui.tui.screens.resources import ResourceScreen
+from chutes_tui.tui.state import DashboardState, Feed
 from chutes_tui.tui.widgets.table import Column
+
+if TYPE_CHECKING:
+    from chutes_tui.tui.app import ChutesApp
 
 USERNAME_RE = re.compile(r"^[a-zA-Z0-9_-]{3,15}$")
 
 
-def who_pays(chute: Row | None, user: str) -> str:
+def who_pays(chute: ChuteRow | None, user: str) -> str:
     """The money side of a share, in one paragraph."""
-    name = chute["name"] if chute else "the chute"
-    price = hourly_price(chute) if chute else None
+    name = chute.name if chute else "the chute"
+    price = chute.usd_hour if chute else None
     rate = f" (about ${price:,.2f} per hour per instance)" if price is not None else ""
     return (
         f"Sharing costs nothing by itself. While {name} has instances running, you, the owner,"
@@ -36,14 +42,14 @@ def who_pays(chute: Row | None, user: str) -> str:
     )
 
 
-class ShareScreen(ModalScreen[tuple[str, str, str] | None]):
+class ShareScreen(DashboardAccess, ModalScreen[tuple[str, str, str] | None]):
     """Pick one of your private chutes and a user; the user is checked as you type."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="share.cancel")]
 
-    def __init__(self, chutes: list[Row], selected: str | None = None) -> None:
+    def __init__(self, chutes: list[ChuteRow], selected: str | None = None) -> None:
         super().__init__()
-        self.chutes = {row["chute_id"]: row for row in chutes}
+        self.chutes = {row.chute_id: row for row in chutes}
         self.selected = selected if selected in self.chutes else next(iter(self.chutes), None)
         self.user_ok: bool | None = None
 
@@ -51,7 +57,7 @@ class ShareScreen(ModalScreen[tuple[str, str, str] | None]):
         with Vertical(id="dialog"):
             yield Static("Share a chute", id="dialog-title")
             yield Select(
-                [(row["name"], chute_id) for chute_id, row in self.chutes.items()],
+                [(row.name, chute_id) for chute_id, row in self.chutes.items()],
                 value=self.selected if self.selected else Select.BLANK,
                 allow_blank=False,
                 id="share-chute",
@@ -65,7 +71,7 @@ class ShareScreen(ModalScreen[tuple[str, str, str] | None]):
         self.query_one("#share-user", Input).focus()
         self._explain()
 
-    def _chute(self) -> Row | None:
+    def _chute(self) -> ChuteRow | None:
         value = self.query_one("#share-chute", Select).value
         return self.chutes.get(value) if isinstance(value, str) else None
 
@@ -92,13 +98,17 @@ class ShareScreen(ModalScreen[tuple[str, str, str] | None]):
             self.user_ok = True
             check.update(Text("a user id: the server checks it when you share", style="dim"))
             return
+        if user in (self.state.username, self.state.user_id):
+            self.user_ok = False
+            check.update(Text("✗ that is you: share with another user", style="red"))
+            return
         if not USERNAME_RE.match(user):
             self.user_ok = False
             check.update(Text("✗ not a user name (3-15 letters, digits, _ or -)", style="red"))
             return
         await asyncio.sleep(0.25)  # wait for the typing to pause
         try:
-            result = await self.app.client.name_check(user)  # type: ignore[attr-defined]
+            result = await self.state.client.name_check(user)
         except ChutesError as error:
             self.user_ok = None
             check.update(Text(f"cannot check the name: {error.message}", style="yellow"))
@@ -120,24 +130,22 @@ class ShareScreen(ModalScreen[tuple[str, str, str] | None]):
         elif self.user_ok is False:
             self.notify(f"{user} is not a user you can share with.", severity="warning")
         else:
-            self.dismiss((chute["chute_id"], chute["name"], user))
+            self.dismiss((chute.chute_id, chute.name, user))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
 
 
-def start_share(screen: Screen, selected: str | None = None) -> None:
+def start_share(screen: DashboardAccess, selected: str | None = None) -> None:
     """Ask which chute and whom, confirm with the cost spelled out, then share."""
     from chutes_tui.tui.screens.modals import ConfirmScreen
 
-    app: Any = screen.app
-    mine = [
-        row for row in app.feeds["chutes"].rows if not row.get("_shared") and not row.get("public")
-    ]
+    app = screen.dashboard
+    mine = [row for row in screen.state.chutes.rows if not row.shared and not row.public]
     if not mine:
-        screen.notify("You have no private chute to share.", severity="warning")
+        app.notify("You have no private chute to share.", severity="warning")
         return
-    owned = {row["chute_id"]: row for row in mine}
+    owned = {row.chute_id: row for row in mine}
 
     def chosen(answer: tuple[str, str, str] | None) -> None:
         if answer is None:
@@ -154,48 +162,43 @@ def start_share(screen: Screen, selected: str | None = None) -> None:
     app.push_screen(ShareScreen(mine, selected), chosen)
 
 
-async def _share(app: Any, chute_id: str, name: str, user: str) -> None:
-    before = {row["shared_to"] for row in app.feeds["shares"].rows if row["chute_id"] == chute_id}
+async def _share(app: ChutesApp, chute_id: str, name: str, user: str) -> None:
+    state: DashboardState = app.state
+    before = {row.shared_to for row in state.shares.rows if row.chute_id == chute_id}
     try:
-        reply = await app.client.share(chute_id, user)
+        await state.client.share(chute_id, user)
     except ChutesError as error:
         app.notify(error.message, title=f"Could not share {name}", severity="error", timeout=8)
         return
-    app.notify(reply.status, title="Shared", timeout=5)
+    app.notify(f"{name} is shared with {user}.", title="Shared", timeout=5)
     if not is_uuid(user):
         try:  # the API reports shares by user id: remember whose id is new
-            shares = await app.client.list_shares()
+            shares = await state.client.list_shares()
         except ChutesError:
             shares = []
         new = {s.shared_to for s in shares if s.chute_id == chute_id} - before
         if len(new) == 1:
-            KnownUsers.load().learn(new.pop(), user)
+            state.known_users.learn(new.pop(), user)
     app.refresh_feed("shares")
 
 
-SHARE_COLUMNS = (
-    Column("mark", "", 1, lambda row: Text("●", style="bold yellow") if row.get("_marked") else ""),
+SHARE_COLUMNS: tuple[Column[ShareRow], ...] = (
+    Column("mark", "", 1, lambda row: Text("●", style="bold yellow") if row.marked else ""),
     Column(
         "chute",
         "CHUTE",
         20,
-        lambda row: Text(row["_chute"], style="bold"),
-        lambda row: row["_chute"].lower(),
+        lambda row: Text(row.chute, style="bold"),
+        lambda row: row.chute.lower(),
         grow=True,
     ),
-    Column("user", "SHARED WITH", 20, lambda row: row["_user"]),
-    Column("user_id", "USER ID", 36, lambda row: row["shared_to"], optional=True),
-    Column(
-        "at",
-        "SHARED AT",
-        16,
-        lambda row: short_time(row["shared_at"]),
-        lambda row: row["shared_at"],
-    ),
+    Column("user", "SHARED WITH", 20, lambda row: row.user),
+    Column("user_id", "USER ID", 36, lambda row: row.shared_to, optional=True),
+    Column("at", "SHARED AT", 16, lambda row: short_time(row.shared_at), lambda row: row.shared_at),
 )
 
 
-class SharesScreen(ResourceScreen):
+class SharesScreen(ResourceScreen[ShareRow]):
     kind = "shares"
     noun = "share"
     columns = SHARE_COLUMNS
@@ -211,8 +214,8 @@ class SharesScreen(ResourceScreen):
         self.marked: set[str] = set()
 
     @staticmethod
-    def key_of(row: Row) -> str:
-        return f"{row['chute_id']}/{row['shared_to']}"
+    def key_of(row: ShareRow) -> str:
+        return f"{row.chute_id}/{row.shared_to}"
 
     def depends_on(self) -> tuple[str, ...]:
         return ("chutes",)
@@ -220,36 +223,33 @@ class SharesScreen(ResourceScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.table.sort_by(1)  # by chute: the first column only holds marks
-        self.app.refresh_feed("shares")  # type: ignore[attr-defined]
+        self.dashboard.refresh_feed("shares")
 
     def compose_side(self) -> ComposeResult:
         with VerticalScroll(id="side"):
             yield Static(id="shared-with-me")
 
-    def table_rows(self) -> list[Row]:
-        chutes = {row["chute_id"]: row["name"] for row in self.app.feeds["chutes"].rows}  # type: ignore[attr-defined]
-        users = KnownUsers.load()
-        rows = []
-        for row in self.rows():
-            key = self.key_of(row)
-            rows.append(
-                {
-                    **row,
-                    "_chute": chutes.get(row["chute_id"], row["chute_id"]),
-                    "_user": users.name(row["shared_to"]) or "(unknown name)",
-                    "_marked": key in self.marked,
-                }
+    def table_rows(self) -> list[ShareRow]:
+        """Names where chutes-tui knows them (the API gives ids), the id where it does not."""
+        state = self.state
+        rows = [
+            replace(
+                row,
+                chute=state.chute_name(row.chute_id),
+                user=state.known_users.name(row.shared_to) or row.shared_to,
+                marked=self.key_of(row) in self.marked,
             )
+            for row in self.rows()
+        ]
         self.marked &= {self.key_of(row) for row in rows}
         return rows
 
     def rows_loaded(self) -> None:
-        shared = [row for row in self.app.feeds["chutes"].rows if row.get("_shared")]  # type: ignore[attr-defined]
+        shared = [row for row in self.state.chutes.rows if row.shared]
         text = Text("Shared with you\n", style="bold")
         if shared:
             for row in shared:
-                text.append(f"  {row['name']}", style="cyan")
-                text.append(f"  by {(row.get('user') or {}).get('username', '?')}\n", style="dim")
+                text.append(f"  {row.name}\n", style="cyan")
         else:
             text.append("  none known yet\n", style="dim")
         text.append(
@@ -262,9 +262,10 @@ class SharesScreen(ResourceScreen):
     def title_extra(self) -> str:
         return f"   marked: {len(self.marked)} (space)" if self.marked else ""
 
-    def empty_message(self, feed: Any) -> str:
-        if feed.error and not self.table.row_count:
-            return f"{feed.error}\n\nPress a to share a chute anyway."
+    def empty_message(self, feed: Feed[ShareRow]) -> str:
+        problem = feed.unavailable or feed.error
+        if problem and not self.table.row_count:
+            return f"{problem}\n\nPress a to share a chute anyway."
         return super().empty_message(feed)
 
     def nothing_yet(self) -> str:
@@ -278,12 +279,12 @@ class SharesScreen(ResourceScreen):
     def action_copy_id(self) -> None:
         row = self.selected()
         if row is not None:
-            self.app.copy_to_clipboard(row["chute_id"])
-            self.notify(f"Copied chute id {row['chute_id']}", timeout=3)
+            self.app.copy_to_clipboard(row.chute_id)
+            self.notify(f"Copied chute id {row.chute_id}", timeout=3)
 
     def action_share(self) -> None:
         row = self.selected()
-        start_share(self, row["chute_id"] if row else None)
+        start_share(self, row.chute_id if row else None)
 
     def action_mark(self) -> None:
         key = self.table.cursor_key
@@ -293,14 +294,22 @@ class SharesScreen(ResourceScreen):
         self.load_rows()
         self.table.action_cursor(1)
 
-    def ask_delete(self, row: Row) -> None:
+    def key_escape(self) -> None:
+        """esc clears the filter, then the marks."""
+        if self.query_one("#filter", Input).has_focus or self.table.filter_text:
+            self.action_clear_filter()
+        elif self.marked:
+            self.marked.clear()
+            self.load_rows()
+
+    def ask_delete(self, row: ShareRow) -> None:
         from chutes_tui.tui.screens.modals import ConfirmScreen
 
         keys = self.marked or {self.key_of(row)}
         rows = [r for r in self.table_rows() if self.key_of(r) in keys]
-        lines = "\n".join(f"  {r['_chute']} ↔ {r['_user']} ({r['shared_to']})" for r in rows)
+        lines = "\n".join(f"  {r.chute} ↔ {r.user} ({r.shared_to})" for r in rows)
         body = (
-            f"Unshare {len(rows)} share(s)?\n\n{lines}\n\n"
+            f"Unshare {plural(len(rows), 'share')}?\n\n{lines}\n\n"
             "They can no longer see or use these chutes."
         )
 
@@ -310,17 +319,14 @@ class SharesScreen(ResourceScreen):
 
         self.app.push_screen(ConfirmScreen("Unshare", body, danger=True), answered)
 
-    async def _unshare(self, rows: list[Row]) -> None:
-        client = self.app.client  # type: ignore[attr-defined]
+    async def _unshare(self, rows: list[ShareRow]) -> None:
         done = 0
         for row in rows:
             try:
-                await client.unshare(row["chute_id"], row["shared_to"])
+                await self.state.client.unshare(row.chute_id, row.shared_to)
                 done += 1
             except ChutesError as error:
-                self.notify(
-                    error.message, title=f"Could not unshare {row['_chute']}", severity="error"
-                )
+                self.notify(error.message, title=f"Could not unshare {row.chute}", severity="error")
         self.marked.clear()
-        self.notify(f"Unshared {done} of {len(rows)}", timeout=4)
-        self.app.refresh_feed("shares")  # type: ignore[attr-defined]
+        self.notify(f"Unshared {done} of {plural(len(rows), 'share')}", timeout=4)
+        self.dashboard.refresh_feed("shares")

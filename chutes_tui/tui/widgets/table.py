@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -22,13 +22,13 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-Row = dict[str, Any]
+Row = TypeVar("Row")
 CellText = str | Text
 MAX_CACHED_LINES = 4000
 
 
 @dataclass(frozen=True)
-class Column:
+class Column(Generic[Row]):
     """One column: its title, width, the cell for a row, and the value it sorts by."""
 
     key: str
@@ -41,7 +41,7 @@ class Column:
     right: bool = False  # numbers align right
 
 
-class VirtualTable(ScrollView, can_focus=True):
+class VirtualTable(ScrollView, Generic[Row], can_focus=True):
     """Rows keyed by id; filter, sort, cursor; renders visible lines only."""
 
     DEFAULT_CSS = """
@@ -88,7 +88,7 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def __init__(
         self,
-        columns: Sequence[Column],
+        columns: Sequence[Column[Row]],
         key_of: Callable[[Row], str],
         *,
         name: str | None = None,
@@ -302,7 +302,7 @@ class VirtualTable(ScrollView, can_focus=True):
         for index, width in self._layout():
             column = self.columns[index]
             arrow = (" ▼" if self.sort_reverse else " ▲") if index == self.sort_column else ""
-            title = _fit(column.title + arrow, width)
+            title = _fit(column.title, width - len(arrow)) + arrow  # the arrow is never cut
             text.append((title.strip().rjust(width) if column.right else title) + "  ")
         text.stylize(style)  # render() ignores a Text's own style: make it a span
         return Strip(text.render(self.app.console))
@@ -352,6 +352,8 @@ def _plain(value: CellText) -> str:
 
 
 def _fit(text: str, width: int) -> str:
+    if width <= 0:
+        return ""
     return text[: width - 1] + "…" if len(text) > width else text.ljust(width)
 
 

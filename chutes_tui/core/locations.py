@@ -58,8 +58,8 @@ def debug_log() -> Path:
 
 def styles() -> Path:
     """The stylesheets: packed inside the installed package, or top-level in a checkout."""
-    packed = Path(__file__).resolve().parent / "styles"
-    return packed if packed.is_dir() else Path(__file__).resolve().parents[1] / "styles"
+    packed = Path(__file__).resolve().parents[1] / "styles"  # chutes_tui/styles in a wheel
+    return packed if packed.is_dir() else Path(__file__).resolve().parents[2] / "styles"
 
 
 @dataclass(frozen=True)
