@@ -206,14 +206,17 @@ class DeployScreen(Screen):
 
     def _clear_plan(self) -> None:
         self.plan = None
-        for part in ("#checks", "#fee", "#next"):
+        self.query_one("#checks", Static).update("")
+        for part in ("#fee", "#next"):
             self.query_one(part, Static).update("")
+            self.query_one(part).display = False
         self.query_one("#summary").add_class("-empty")
         self.refresh_bindings()
 
     def _show_summary(self, part: str, content: Text) -> None:
         """The fee or the next step, at the bottom (the summary shows once it has either)."""
         self.query_one(part, Static).update(content)
+        self.query_one(part).display = True
         self.query_one("#summary").remove_class("-empty")
 
     def _start_plan(self, *, focus: bool) -> None:
