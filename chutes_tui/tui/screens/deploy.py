@@ -303,10 +303,11 @@ class DeployScreen(Screen):
     def _show_next(self, in_field: bool | None = None) -> None:
         """What to press now; from a field, enter first (y and r would be typed)."""
         plan = self.plan
-        if plan is None:
+        if plan is None or self.waiting:
             return
-        if in_field is None:  # else the focus is on its way
-            in_field = isinstance(self.focused, Input)
+        focused = self.focused if in_field is None else None  # else the focus is on its way
+        if in_field is None:
+            in_field = isinstance(focused, Input)
         if plan.ready:
             cost = f" and accept the ${plan.fee:,.2f} fee" if plan.fee else ""
             line = Text.assemble(
@@ -323,9 +324,7 @@ class DeployScreen(Screen):
             )
         else:
             # enter ticks a checkbox, r is typed into a field
-            keys = (
-                "r" if isinstance(self.focused, Checkbox) else "enter" if in_field else "enter or r"
-            )
+            keys = "r" if isinstance(focused, Checkbox) else "enter" if in_field else "enter or r"
             line = Text(f"Fix the marked problems, then press {keys} to plan again.", "yellow")
         self._show_summary("#next", line)
 
