@@ -207,3 +207,34 @@ async def test_history_lines_show_history_where_other_lines_show_a_time() -> Non
         await pilot.pause()
         assert row_text(view, 0) == "history      old"
         assert row_text(view, 1) == f"{stamp(1_700_000_001.0)} new"
+
+
+async def test_the_match_count_and_number_follow_new_and_dropped_lines() -> None:
+    texts = ["GET /a 200", "POST /b 500", "GET /c 200", "POST /d 500", "idle"]
+    async with viewing(8, texts) as (_, view):
+        view.search("post")
+        assert (view.match_number, view.match_count) == (2, 2)  # the newest of two
+        assert view.next_match(forward=False) and view.match_number == 1
+        lines(view.buffer, ["POST /e 500", "idle"])
+        view.sync()
+        assert (view.match_number, view.match_count) == (1, 3)
+        lines(view.buffer, ["idle", "idle", "POST /f 500"])  # drops the first two lines
+        view.sync()
+        assert view.match_count == 3  # /b went, /f came
+        assert view.match_number is None  # the current match (/b) is gone
+        assert view.next_match(forward=True) and view.match_number == 1
+        assert "POST /d" in view.buffer[view.current - view.buffer.dropped].text
+        view.show(LogBuffer(8))  # emptied, as a backfill reload does
+        assert (view.match_number, view.match_count) == (None, 0)
+        lines(view.buffer, ["POST /g 500"])
+        view.sync()
+        assert view.match_count == 1
+
+
+def test_the_status_words_for_matches() -> None:
+    from chutes_tui.tui.widgets.log_panes import match_words
+
+    assert match_words(3, 17) == "3 of 17 lines match"
+    assert match_words(None, 17) == "17 lines match"
+    assert match_words(1, 1) == "1 of 1 line matches"
+    assert match_words(None, 0) == "no line matches"

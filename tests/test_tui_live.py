@@ -403,3 +403,33 @@ async def test_backfilled_lines_are_history_on_screen_and_in_a_saved_file(
         assert all(line.startswith("history ") for line in saved[:5])
         assert not any(line.startswith("history") for line in saved[5:])
         assert all(re.match(r"\d\d:\d\d:\d\d\.\d{3} ", line) for line in saved[5:])
+
+
+async def test_the_search_count_keeps_up_with_new_lines_and_a_reload(server: Server) -> None:
+    from chutes_tui.tui.widgets.log_panes import match_words
+
+    app = live_app(server, chute="hello-world")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, server, lambda: has_line(app, "_ping"), "a health check", LINES)
+        view = screen(app).query_one(LogView)
+        await pilot.press("slash", *"_ping", "enter")
+        first, number = view.match_count, view.match_number
+        assert first and number is not None  # on one of them (the newest, when searched)
+        assert f"{number:,} of " in static_text(app, "#log-status")
+
+        def counted() -> bool:  # the status says what the pane holds now
+            held = view.buffer.count("_ping", view.prefix)
+            words = match_words(view.match_number, view.match_count)
+            return view.match_count == held and words in static_text(app, "#log-status")
+
+        await until(pilot, server, lambda: view.match_count > first + 2, "new matches", LINES)
+        await until(pilot, server, counted, "an up-to-date count", LINES)
+        assert view.match_number == number  # still the same match, of more
+        assert f"{number:,} of {view.match_count:,} lines match" in static_text(app, "#log-status")
+        before = view.match_count
+        await pilot.press("b")
+        app.screen.query_one(Input).value = "3"
+        await pilot.press("enter")  # the panes reload with 3 lines of history
+        await until(pilot, server, lambda: len(view.buffer) >= 3, "the reload", LINES)
+        await until(pilot, server, counted, "a count of the reloaded lines", LINES)
+        assert view.match_count < before  # counted again, not carried over

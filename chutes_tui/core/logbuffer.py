@@ -116,6 +116,17 @@ class LogBuffer:
         needle = term.lower()
         return sum(needle in line.plain(False, prefix).lower() for line in self._lines)
 
+    def positions(self, term: str, start: int = 0, prefix: bool = False) -> list[int]:
+        """Positions (see above) of the lines from index `start` on that contain `term`."""
+        needle = term.lower()
+        lines = islice(self._lines, max(start, 0), None)
+        first = self.dropped + max(start, 0)
+        return [
+            first + offset
+            for offset, line in enumerate(lines)
+            if needle in line.plain(False, prefix).lower()
+        ]
+
     def save(self, path: Path, timestamps: bool = True, prefix: bool = False) -> int:
         """Write the retained lines to `path`; returns the number written."""
         with path.open("w", encoding="utf-8") as handle:

@@ -23,6 +23,14 @@ ALL = "all"
 FLUSH_DELAY = 0.05  # at most 20 redraws a second
 
 
+def match_words(number: int | None, count: int) -> str:
+    """`3 of 17 lines match` (the current match is the 3rd), `17 lines match`, `no line matches`."""
+    if not count:
+        return "no line matches"
+    matching = f"{count:,} {'line matches' if count == 1 else 'lines match'}"
+    return f"{number:,} of {matching}" if number is not None else matching
+
+
 class LogPanes(Vertical):
     """The tabs, the visible pane, its status line and the search box."""
 
@@ -32,7 +40,6 @@ class LogPanes(Vertical):
         self.backfill = backfill
         self.panes: dict[str, LogBuffer] = {ALL: LogBuffer(max_lines)}
         self.pane = ALL
-        self.matches = 0
         self._flush_pending = False
 
     def compose(self) -> ComposeResult:
@@ -111,7 +118,8 @@ class LogPanes(Vertical):
         text.append(f" · backfill {self.backfill:,}", style="dim")
         if view.term:
             text.append(f"   /{view.term}", style="bold")
-            text.append(f" {self.matches:,} lines match", style="dim" if self.matches else "red")
+            words = match_words(view.match_number, view.match_count)
+            text.append(f" {words}", style="dim" if view.match_count else "red")
         self.query_one("#log-status", Static).update(text)
 
     @on(Tabs.TabActivated, "#log-tabs")
@@ -126,7 +134,6 @@ class LogPanes(Vertical):
         view = self.view
         view.prefix = key == ALL
         view.show(self.panes[key])
-        self._count_matches()
         self.show_status()
 
     def step(self, step: int) -> None:
@@ -160,14 +167,9 @@ class LogPanes(Vertical):
         event.input.remove_class("-visible")
         self.view.focus()
         self.view.search(event.value.strip())
-        self._count_matches()
         self.show_status()
-        if self.view.term and not self.matches:
+        if self.view.term and not self.view.match_count:
             self.notify(f"No line in this pane holds {self.view.term!r}.", severity="warning")
-
-    def _count_matches(self) -> None:
-        view = self.view
-        self.matches = view.buffer.count(view.term, view.prefix) if view.term else 0
 
     def next_match(self, forward: bool) -> None:
         if not self.view.term:

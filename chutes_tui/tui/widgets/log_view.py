@@ -69,6 +69,7 @@ class LogView(ScrollView, can_focus=True):
         self.prefix = False
         self.term = ""
         self.current: int | None = None  # position (see LogBuffer) of the current match
+        self._matches: deque[int] = deque()  # positions of every retained line with the term
         self.unseen = 0  # lines that arrived below while paused
         self._synced = 0
         self._widths: deque[int] = deque(maxlen=buffer.cap)
@@ -91,6 +92,7 @@ class LogView(ScrollView, can_focus=True):
         self._max_width = 0
         self._reset()
         self.sync()
+        self._find_matches()
 
     def _line_width(self, line: LogLine) -> int:
         text = line.text
@@ -116,6 +118,12 @@ class LogView(ScrollView, can_focus=True):
         ]
         self._widths.extend(new_widths)
         self._synced = buffer.appended
+        if self.term:
+            last = self._matches[-1] if self._matches else -1  # a search may have seen some
+            found = buffer.positions(self.term, len(buffer) - fresh, self.prefix)
+            self._matches.extend(position for position in found if position > last)
+            while self._matches and self._matches[0] < buffer.dropped:
+                self._matches.popleft()
         if new_widths:
             self._max_width = max(self._max_width, max(new_widths))
         self._offsets = None
@@ -246,14 +254,35 @@ class LogView(ScrollView, can_focus=True):
         for name, value in options.items():
             setattr(self, name, value)
         self._reset()
+        if "prefix" in options:
+            self._find_matches()  # the `[id8]` tags are searched too
 
     def search(self, term: str) -> None:
         self.term = term
         self.current = None
         self._cache.clear()
+        self._find_matches()
         self.refresh()
         if term:
             self.next_match(forward=False, start=len(self.buffer))
+
+    def _find_matches(self) -> None:
+        positions = self.buffer.positions(self.term, 0, self.prefix) if self.term else []
+        self._matches = deque(positions)
+
+    @property
+    def match_count(self) -> int:
+        """Retained lines holding the search term, kept up to date as lines come and go."""
+        return len(self._matches)
+
+    @property
+    def match_number(self) -> int | None:
+        """Which of those the current match is, from 1 (top); None if none is or it is gone."""
+        current = self.current
+        if current is None or current < self.buffer.dropped:
+            return None
+        index = bisect_right(self._matches, current)
+        return index if index and self._matches[index - 1] == current else None
 
     def next_match(self, forward: bool = True, start: int | None = None) -> bool:
         """Move to the next (or previous) line holding the search term; pauses following."""
