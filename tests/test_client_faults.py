@@ -24,6 +24,7 @@ from chutes_tui.client.api import ChutesClient, DeployOutcomeUnknown, LogHistory
 from chutes_tui.client.errors import (
     AuthError,
     ChutesError,
+    ClientClosed,
     ConfigError,
     Conflict,
     ExitCode,
@@ -1060,3 +1061,17 @@ async def test_warmup_feed_gives_up_after_attempts(make) -> None:
     notices = [item for item in items if isinstance(item, StreamNotice)]
     assert [notice.kind for notice in notices] == ["retrying", "retrying"]
     assert len(seen_requests.requests) == 3
+
+
+async def test_a_closed_client_fails_like_any_transport_failure(make):
+    """A profile switch closes the client under a screen's worker: a ChutesError, no crash."""
+    client, recorder, _ = make(replies(httpx.Response(200, json={"items": [], "total": 0})))
+    await client.aclose()
+    with pytest.raises(ClientClosed) as closed:
+        await client.list_chutes()
+    assert isinstance(closed.value, ChutesError) and "closed" in closed.value.message
+    assert not recorder.requests
+    with pytest.raises(ClientClosed):
+        async with aclosing(client.log_feed("3f2e1d0c-b9a8-4765-8432-10fedcba9876")) as feed:
+            async for _ in feed:
+                pass  # never reopened: a closed client does not come back

@@ -27,6 +27,7 @@ import httpx
 from chutes_tui.client import debuglog
 from chutes_tui.client.errors import (
     ChutesError,
+    ClientClosed,
     ConfigError,
     NotFound,
     RateLimited,
@@ -59,6 +60,7 @@ UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 USER_AGENT = "chutes-tui"
 SDK_VERSION_HEADER = {"X-Chutes-Version": "0.6.9"}
 MAX_RETRY_AFTER = 60.0
+CLOSED = "this connection to the API was closed (another profile, or quitting)"
 
 
 @dataclass(frozen=True)
@@ -170,11 +172,15 @@ class ChutesClient:
     async def _exchange(self, request: httpx.Request, stream: bool = False) -> httpx.Response:
         """Send one request, noting it in the debug log when there is one."""
         started = time.monotonic()
+        if self._http.is_closed:
+            raise ClientClosed(CLOSED)
         try:
             response = await self._http.send(request, stream=stream)
         except BaseException as error:
             if self._debug:
                 self._debug.failure(request, error, started)
+            if isinstance(error, RuntimeError) and self._http.is_closed:
+                raise ClientClosed(CLOSED) from None  # closed while this request waited
             raise
         if self._debug:
             note = self._debug.stream_opened if stream else self._debug.exchange

@@ -100,6 +100,15 @@ class Unreachable(ChutesError):
         self.sent = sent
 
 
+class ClientClosed(ChutesError):
+    """The client was closed (a profile switch, or quitting) while something still used it.
+
+    Never retried: nothing will reopen it.
+    """
+
+    exit_code = ExitCode.UNAVAILABLE
+
+
 class TimedOut(ChutesError):
     exit_code = ExitCode.TIMED_OUT
 

@@ -1,0 +1,166 @@
+"""The dashboard's one owner of state: options resolved once, profile switches, what it knows.
+
+Each test here pins a finding of a hands-on trial; the first failed with the app ending.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chutes_tui import config
+from chutes_tui.client.signing import Credentials
+from chutes_tui.config import Connection
+from chutes_tui.tui.app import ChutesApp
+from chutes_tui.tui.keymap import conflicts
+from chutes_tui.tui.options import DashboardOptions
+from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
+from chutes_tui.tui.screens.live import LiveScreen
+from chutes_tui.tui.screens.resources import ChutesScreen
+from chutes_tui.tui.session import Session
+from tests.conftest import Sandbox
+from tests.test_tui import (  # noqa: F401 - fixtures are used by name
+    Notes,
+    app_for,
+    header,
+    private_dirs,
+    settled,
+    static_text,
+    table,
+    wait_for,
+    wait_loaded,
+)
+
+SIZE = (120, 36)
+
+
+def test_a_typed_refresh_wins_over_the_preferences_even_zero() -> None:
+    prefs = {"refresh_interval": 30, "theme": "nord", "live": {"poll_interval": 2}}
+    assert DashboardOptions.resolve(prefs, env={}).refresh_interval == 30
+    assert DashboardOptions.resolve(prefs, refresh=0, env={}).refresh_interval == 0  # was 30
+    assert DashboardOptions.resolve({}, env={}).refresh_interval == 10
+    options = DashboardOptions.resolve(prefs, poll=7, env={"CHUTES_EVENTS_URL": "http://e"})
+    assert options.live == {"poll_interval": 7, "events_url": "http://e"}
+    assert options.theme == "nord"
+    typed = DashboardOptions.resolve({"live": {"events_url": "http://p"}}, events_url="auto")
+    assert typed.live["events_url"] == "auto"  # flag, then environment, then preferences
+
+
+async def test_refresh_zero_means_no_auto_refresh(box: Sandbox) -> None:
+    connection = Connection(
+        base_url=box.url, credentials=Credentials(api_key=box.users["demo"].api_key)
+    )
+    options = DashboardOptions.resolve({"refresh_interval": 1}, refresh=0, env={})
+    app = ChutesApp(Session(connection), options)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        assert not app.refreshing and not app._refresh_timers
+        assert "auto-refresh paused" in header(app)
+
+
+async def test_switching_profile_in_the_live_view_starts_over(
+    box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefs = tmp_path / "prefs.toml"
+    prefs.write_text(f'[profiles.alice]\napi_url = "{box.url}"\napi_key_env = "ALICE_KEY"\n')
+    monkeypatch.setenv("CHUTES_TUI_CONFIG", str(prefs))
+    monkeypatch.setenv("ALICE_KEY", box.users["alice"].api_key)
+    app = app_for(box)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        old = app.state
+        app.open_live("hello-world")
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), "the live view")
+        await wait_for(pilot, lambda: app.screen.live is not None, "the chute")
+        app.switch_profile("alice")
+        await wait_for(
+            pilot,
+            lambda: app.state.account is not None and app.state.account.username == "alice",
+            "alice's account",
+        )
+        await wait_for(pilot, lambda: settled(app, "chutes"), "alice's chutes")
+        assert app.is_running and isinstance(app.screen, ChutesScreen)
+        assert len(app.screen_stack) == 1 and app.state is not old
+        assert old.client._http.is_closed  # the old client is gone, nothing kept it
+        assert "alice" in header(app)
+    assert not app._exit_renderables  # nothing ended the app
+
+
+async def test_a_list_nobody_can_give_is_not_stale_data(box: Sandbox) -> None:
+    """Hotkey-only credentials cannot list shares: that is no refresh failure."""
+    connection = config.resolve(config_path=box.users["demo"].config_path, env={})
+    assert connection.credentials.hotkey and not connection.credentials.api_key
+    app = ChutesApp(Session(connection), DashboardOptions(refresh_interval=0))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        assert app.state.shares.unavailable
+        await pilot.pause(1.2)  # the header clock ticks
+        assert app.state.stale_age() is None and "stale" not in header(app)
+
+
+async def test_opening_a_shared_chute_by_name_lists_it_at_once(sandbox: Sandbox) -> None:
+    with sandbox.http() as http:
+        body = b'{"chute_id_or_name":"echo-stream","user_id_or_name":"bob"}'
+        reply = http.post(
+            "/chutes/share", content=body, headers=sandbox.users["demo"].signed(body=body)
+        )
+        assert reply.status_code == 200
+    app = app_for(sandbox, user="bob")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        assert table(app).row_count == 0
+        await pilot.press("o", *"demo/echo-stream", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChuteDetailScreen), "the detail")
+        await wait_for(pilot, lambda: app.screen.chute is not None, "the chute")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: table(app).row_count == 1, "the chute in the list")
+        (row,) = app.state.chutes.rows
+        assert row.shared and row.name == "echo-stream"
+
+
+async def test_a_remembered_chute_that_is_gone_is_forgotten(sandbox: Sandbox) -> None:
+    app = app_for(sandbox, user="bob")
+    app.state.remembered.remember("00000000-0000-4000-8000-000000000000")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+    assert app.state.remembered.refs() == []
+
+
+async def test_the_chute_detail_shares_with_a(box: Sandbox) -> None:
+    from chutes_tui.tui.screens.shares import ShareScreen
+
+    app = app_for(box)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        table(app).move_to(
+            next(r.chute_id for r in app.state.chutes.rows if r.name == "llama-mini")
+        )
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen.chute is not None, "the chute")
+        await wait_for(pilot, lambda: "Press a" in static_text(app, "#shares-view"), "the tab")
+        assert "--no-ui" not in static_text(app, "#shares-view")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ShareScreen), "the share dialog")
+
+
+def test_a_remap_that_takes_a_key_is_reported() -> None:
+    warnings = conflicts({"list.delete": "o"})  # `o` opens by name on the chutes list
+    assert any("takes o from chutes.open_by_name" in warning for warning in warnings), warnings
+    assert conflicts({"list.delete": "ctrl+d"}) == []
+    assert conflicts({"no.such": "z"}) == [
+        "no.such is no binding id (the help screen, ?, lists them)"
+    ]
+
+
+async def test_the_app_warns_about_a_conflicting_remap_at_start(box: Sandbox) -> None:
+    connection = Connection(
+        base_url=box.url, credentials=Credentials(api_key=box.users["demo"].api_key)
+    )
+    app = ChutesApp(
+        Session(connection), DashboardOptions(refresh_interval=0, keys={"list.delete": "o"})
+    )
+    notes = Notes(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        assert notes.any("takes o from chutes.open_by_name")
