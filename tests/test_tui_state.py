@@ -164,3 +164,21 @@ async def test_the_app_warns_about_a_conflicting_remap_at_start(box: Sandbox) ->
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
         assert notes.any("takes o from chutes.open_by_name")
+
+
+async def test_ctrl_q_quits_from_anywhere_and_help_says_how_to_close(box: Sandbox) -> None:
+    from chutes_tui.tui.screens.deploy import DeployScreen
+    from chutes_tui.tui.screens.help import HelpScreen
+
+    app = app_for(box)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "esc closes this" in static_text(app, "#dialog-title")
+        await pilot.press("escape", "d")
+        assert isinstance(app.screen, DeployScreen)
+        await pilot.press("q")  # a letter on this screen, never a quit
+        assert app.is_running
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: not app.is_running, "the app to quit")

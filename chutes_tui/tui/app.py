@@ -64,7 +64,7 @@ class ChutesApp(App[None]):
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("q", "leave", "Quit", id="app.quit"),
         Binding("question_mark,f1", "help", "Help", id="app.help"),
         Binding("1", "show('chutes')", "Chutes", id="app.chutes"),
         Binding("2", "show('images')", "Images", id="app.images"),
@@ -479,25 +479,27 @@ class ChutesApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
+    def action_leave(self) -> None:
+        """`q`: quit, from a top-level list (ctrl+q quits from anywhere)."""
+        self.exit()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """`q` quits only from a top-level list (or its help); nothing switches under a dialog.
 
-        The live view may also switch to a list.
+        The live view may also switch to a list. ctrl+q (`quit`) always quits.
         """
         from textual.command import CommandPalette
 
         from chutes_tui.tui.screens.help import HelpScreen
         from chutes_tui.tui.screens.resources import ResourceScreen
 
-        if action in ("quit", "show"):
+        if action in ("leave", "show"):
             from chutes_tui.tui.screens.live import LiveScreen
 
             screen = self.screen
             if isinstance(screen, CommandPalette) and len(self.screen_stack) > 1:
-                screen = self.screen_stack[
-                    -2
-                ]  # the palette offers the actions of the screen under it
-            # The live view may jump to a list (it stops its streams); it never quits.
+                screen = self.screen_stack[-2]  # the palette offers what the screen under it does
+            # The live view may jump to a list (it stops its streams); it never quits on `q`.
             lists = (ResourceScreen, HelpScreen, LiveScreen) if action == "show" else ()
             return isinstance(screen, lists or (ResourceScreen, HelpScreen))
         return True

@@ -20,6 +20,7 @@ from textual.widgets import Checkbox, Footer, Input, Static
 
 from chutes_tui.client.errors import ChutesError
 from chutes_tui.core import deploy as flow
+from chutes_tui.tui.access import DashboardAccess
 from chutes_tui.tui.widgets.account_bar import AccountBar
 
 CHUTE_ASSIGN_RE = re.compile(
@@ -105,7 +106,7 @@ def fee_text(plan: flow.DeployPlan) -> Text:
     return text
 
 
-class DeployScreen(Screen):
+class DeployScreen(DashboardAccess, Screen[None]):
     """A plan is made for the fields as they are; changing one drops it and plans again.
 
     The form sits at the top, the fee and the confirm line at the bottom; only the checks
@@ -274,7 +275,7 @@ class DeployScreen(Screen):
 
     async def _plan(self, ref: str, options: flow.DeployOptions, number: int) -> None:
         try:
-            plan = await flow.plan_deploy(self.app.client, ref, options, WizardUI(self))  # type: ignore[attr-defined]
+            plan = await flow.plan_deploy(self.state.client, ref, options, WizardUI(self))
         except ChutesError as error:
             if number == self._plans:
                 self.planning = False
@@ -352,7 +353,9 @@ class DeployScreen(Screen):
 
     async def _wait(self, plan: flow.DeployPlan) -> None:
         try:
-            await flow.wait_for_image(self.app.client, plan.image, self.WAIT_LIMIT, WizardUI(self))  # type: ignore[attr-defined]
+            await flow.wait_for_image(
+                self.state.client, plan.image, self.WAIT_LIMIT, WizardUI(self)
+            )
         except ChutesError as error:
             self.notify(error.message, severity="warning")
         self._end_wait()
@@ -395,7 +398,7 @@ class DeployScreen(Screen):
         # the fee was on screen when y was pressed; the options are those the plan checked
         options = replace(options, accept_fee=plan.fee > 0)
         try:
-            chute = await flow.deploy(self.app.client, plan, options, WizardUI(self))  # type: ignore[attr-defined]
+            chute = await flow.deploy(self.state.client, plan, options, WizardUI(self))
         except ChutesError as error:
             self.deploying = False
             self.show_status("")
@@ -407,9 +410,9 @@ class DeployScreen(Screen):
             title="Deployed",
             timeout=8,
         )
-        self.app.refresh_feed("chutes")  # type: ignore[attr-defined]
-        self.app.load_account()  # type: ignore[attr-defined]
-        self.app.open_live(chute.chute_id, replace=True)  # type: ignore[attr-defined]
+        self.dashboard.refresh_feed("chutes")
+        self.dashboard.load_account()
+        self.dashboard.open_live(chute.chute_id, replace=True)
 
     def action_back(self) -> None:
         """Esc stops a wait for an image (back to the form), else leaves; never mid-deploy."""

@@ -31,7 +31,7 @@ def key_table(screen: Screen) -> Table:
         binding: Binding = active.binding
         if not binding.id or not binding.description or binding.description in seen:
             continue  # Textual's own scrolling and focus keys are listed below in short
-        if binding.action.startswith(("quit", "show")) and not top_level:
+        if binding.action.startswith(("leave", "show")) and not top_level:
             continue  # these work from the lists only
         seen.add(binding.description)
         display = screen.app.get_key_display(binding)
@@ -53,6 +53,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(
                 Text.assemble(
                     ("Keys", "bold"),
+                    ("   esc closes this", ""),
                     ("   remap by id in [keys] of the preferences (chutes-tui paths)", "dim"),
                 ),
                 id="dialog-title",
