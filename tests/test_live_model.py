@@ -215,6 +215,17 @@ def test_an_age_the_view_alone_knows_says_seen(clock):
     assert live.instances[B].age_text(clock.now) == "1m05s"
 
 
+def test_a_chute_that_is_gone_takes_its_instances_and_its_warmup_with_it(clock):
+    live = LiveChute(chute(instance(A, True, True)), clock=clock)
+    live.warmup_started()
+    events = live.chute_gone()
+    assert kinds(events) == ["gone", "gone"]
+    assert events[-1].instance_id is None and "chute is gone" in events[-1].text
+    assert live.deleted and live.hot is False and live.present() == []
+    assert live.counts() == (0, 0, 0) and not live.warming
+    assert live.chute_gone() == []  # said once
+
+
 # --------------------------------------------------------------------------- quick warmup
 
 

@@ -433,3 +433,47 @@ async def test_the_search_count_keeps_up_with_new_lines_and_a_reload(server: Ser
         await until(pilot, server, lambda: len(view.buffer) >= 3, "the reload", LINES)
         await until(pilot, server, counted, "a count of the reloaded lines", LINES)
         assert view.match_count < before  # counted again, not carried over
+
+
+async def test_the_live_views_keys_each_say_one_thing(server: Server) -> None:
+    from chutes_tui.tui.screens.help import HelpScreen, key_table
+
+    app = live_app(server, chute="hello-world")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, server, lambda: len(pane_text(app)) > 5, "lines", LINES)
+        table = key_table(screen(app))
+        rows = list(zip(table.columns[0]._cells, table.columns[1]._cells, strict=True))
+        pausing = [(key, words) for key, words in rows if "Pause" in str(words)]
+        assert pausing == [("space", "Pause/follow logs")]  # no `p Pause` of the lists
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        view = screen(app).query_one(LogView)
+        await pilot.press("p")  # in this view, p pauses what it shows: the logs
+        assert not view.follow and "PAUSED" in static_text(app, "#log-status")
+        await pilot.press("p")
+        assert view.follow
+
+
+async def test_a_deleted_chute_is_gone_and_offers_no_warmup(server: Server) -> None:
+    server.pause()
+    chute_id = await deploy(server, "doomed")
+    app = live_app(server, chute="doomed")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, server, lambda: screen(app).live is not None, "the chute")
+        live = screen(app).live
+        await until(pilot, server, lambda: live.present(), "the deploy's instance")
+        await until(pilot, server, lambda: "1 instance ·" in static_text(app, "#live-header"), "1")
+        assert "1 instances" not in static_text(app, "#live-header")
+        connection = config.Connection(
+            base_url=server.url, credentials=Credentials(api_key=api_key(server.db, "demo"))
+        )
+        async with ChutesClient(connection) as client:
+            await client.delete_chute(chute_id)
+        await until(pilot, server, lambda: live.deleted, "the 404")
+        header = static_text(app, "#live-header")
+        assert "GONE" in header and "deleted" in header
+        assert "press w" not in header
+        await pilot.press("w")
+        assert isinstance(app.screen, LiveScreen)  # no warmup dialog for a chute that is gone
+        assert not live.present() and any("chute is gone" in e.text for e in live.events)

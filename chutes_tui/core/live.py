@@ -172,6 +172,7 @@ class LiveChute:
         self.max_instances: int | None = None
         self.shutdown_after_seconds: int | None = None
         self.bounty: Bounty | None = None
+        self.deleted = False  # the API answered 404: the chute is gone, nothing to warm up
         self._hot: bool | None = None
         self._snapshots = 0
         self._unlisted = 0
@@ -291,6 +292,17 @@ class LiveChute:
         if state is None or state.gone:
             return []
         return [self._gone(state)]
+
+    def chute_gone(self) -> list[TimelineEvent]:
+        """The API no longer knows the chute (deleted, or no longer shared with you)."""
+        if self.deleted:
+            return []
+        self.deleted = True
+        self.warmup_stopped()
+        events = [self._gone(state) for state in self.present()]
+        self._hot, self._unlisted = False, 0
+        text = "chute is gone: the API no longer knows it (deleted, or no longer shared with you)"
+        return [*events, self._emit("gone", text)]
 
     def note(self, kind: str, text: str, instance_id: str | None = None) -> TimelineEvent:
         """Add a notice of our own (reconnecting, an error explained, …)."""

@@ -119,7 +119,8 @@ class LiveScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="live.back"),
         Binding("w", "warmup", "Warm up", id="live.warmup"),
-        Binding("space", "toggle_follow", "Pause/follow", id="live.follow"),
+        # `p` too: in this view it pauses the logs (the lists' auto-refresh pauses on theirs)
+        Binding("space,p", "toggle_follow", "Pause/follow logs", id="live.follow"),
         Binding("slash", "search", "Search", id="live.search"),
         Binding("n", "next_match(True)", "Next", show=False, id="live.next"),
         Binding("N", "next_match(False)", "Previous", show=False, id="live.previous"),
@@ -199,10 +200,12 @@ class LiveScreen(Screen):
                 self.problem = None
                 self._last_poll = time.time()
             except NotFound as error:
-                self.problem = f"{error.message} (press esc to go back)"
-                if self.live is None:
-                    self._render_header()
+                if self.live is not None:  # it was there: deleted, or no longer shared
+                    self._changed(self.live.chute_gone())
                     return
+                self.problem = f"{error.message} (press esc to go back)"
+                self._render_header()
+                return
             except ChutesError as error:
                 failures += 1
                 self.problem = f"{error.message}; retrying every {self.options.poll_interval:g} s"
@@ -245,11 +248,17 @@ class LiveScreen(Screen):
         total, verified, active = live.counts()
         text = Text()
         text.append(f" {live.name} ", style="bold reverse")
+        if live.deleted:
+            text.append("  ✕ GONE", style="bold red")
+            text.append("   the chute no longer exists for you (deleted, or no longer shared)")
+            text.append("\n press esc to go back", style="dim")
+            header.update(text)
+            return
         if live.hot:
             text.append("  ● HOT ", style="bold green")
         else:
             text.append("  ○ COLD", style="bold yellow" if self.warming else "dim")
-        text.append(f"   {total} instances · {verified} verified · {active} active")
+        text.append(f"   {plural(total, 'instance')} · {verified} verified · {active} active")
         hourly = live.hourly_now(self._gpu_table)
         if hourly is not None:
             text.append(f"   ${hourly:,.2f}/h now", style="bold" if hourly else "dim")
@@ -483,6 +492,9 @@ class LiveScreen(Screen):
         if live is None or self.warming:
             if self.warming:
                 self.notify("A warmup is already running.", timeout=3)
+            return
+        if live.deleted:
+            self.notify(f"{live.name} is gone: there is nothing to warm up.", timeout=5)
             return
         chute = live.chute
         assert chute is not None

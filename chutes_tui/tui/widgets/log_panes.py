@@ -16,6 +16,7 @@ from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.widgets import Input, Static, Tab, Tabs
 
+from chutes_tui.core.formatting import plural
 from chutes_tui.core.logbuffer import LogBuffer, LogLine
 from chutes_tui.tui.widgets.log_view import LogView
 
@@ -110,7 +111,7 @@ class LogPanes(Vertical):
             text.append("⏸ PAUSED", style="bold yellow")
             if view.unseen:
                 text.append(f" ({view.unseen:,} new below; end follows)", style="yellow")
-        text.append(f"   {len(buffer):,} lines kept", style="dim")
+        text.append(f"   {plural(len(buffer), 'line')} kept", style="dim")
         if buffer.dropped:
             text.append(f" ({buffer.dropped:,} older dropped, cap {buffer.cap:,})", style="dim")
         text.append(f"   wrap {'on' if view.wrap else 'off'}", style="dim")
@@ -198,4 +199,4 @@ class LogPanes(Vertical):
         except OSError as error:
             self.notify(f"Cannot write {path}: {error.strerror}", severity="error")
             return
-        self.notify(f"Saved {count:,} lines to {path}", timeout=5)
+        self.notify(f"Saved {plural(count, 'line')} to {path}", timeout=5)
