@@ -182,3 +182,27 @@ async def test_ctrl_q_quits_from_anywhere_and_help_says_how_to_close(box: Sandbo
         assert app.is_running
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: not app.is_running, "the app to quit")
+
+
+async def test_at_80x24_the_sort_arrow_shows_and_nothing_scrolls_sideways(box: Sandbox) -> None:
+    app = app_for(box)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_loaded(pilot)
+        await pilot.press("s")  # sort by status: a 6-cell column
+        head = "".join(segment.text for segment in table(app).render_line(0))
+        assert "STA… ▲" in head or "STATUS ▲" in head, head
+        await pilot.press("3")
+        await wait_for(pilot, lambda: table(app).row_count >= 1, "the shares")
+        grid = table(app)
+        assert grid.virtual_size.width <= grid.size.width  # no horizontal scrollbar
+
+
+async def test_images_sort_by_owner_then_name(box: Sandbox) -> None:
+    app = app_for(box)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        await pilot.press("2", "i")
+        await wait_for(pilot, lambda: table(app).row_count > 5 and settled(app), "public images")
+        grid = table(app)
+        owners = [grid.row(key).owner for key in grid.visible_keys]
+        assert owners == sorted(owners), owners  # chutes/… before demo/…

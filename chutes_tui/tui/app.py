@@ -66,10 +66,10 @@ class ChutesApp(App[None]):
     BINDINGS = [
         Binding("q", "leave", "Quit", id="app.quit"),
         Binding("question_mark,f1", "help", "Help", id="app.help"),
-        Binding("1", "show('chutes')", "Chutes", id="app.chutes"),
-        Binding("2", "show('images')", "Images", id="app.images"),
-        Binding("3", "show('shares')", "Shares", id="app.shares"),
-        Binding("r", "refresh", "Refresh", id="app.refresh"),
+        Binding("1", "show('chutes')", "Chutes", show=False, id="app.chutes"),
+        Binding("2", "show('images')", "Images", show=False, id="app.images"),
+        Binding("3", "show('shares')", "Shares", show=False, id="app.shares"),
+        Binding("r", "refresh", "Refresh", show=False, id="app.refresh"),
         Binding("p", "toggle_auto_refresh", "Pause", show=False, id="app.pause"),
     ]
 

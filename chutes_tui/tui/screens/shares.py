@@ -192,7 +192,7 @@ SHARE_COLUMNS: tuple[Column[ShareRow], ...] = (
         lambda row: row.chute.lower(),
         grow=True,
     ),
-    Column("user", "SHARED WITH", 20, lambda row: row.user),
+    Column("user", "SHARED WITH", 20, lambda row: row.user, grow=True),
     Column("user_id", "USER ID", 36, lambda row: row.shared_to, optional=True),
     Column("at", "SHARED AT", 16, lambda row: short_time(row.shared_at), lambda row: row.shared_at),
 )

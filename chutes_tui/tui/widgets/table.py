@@ -25,6 +25,7 @@ from textual.strip import Strip
 Row = TypeVar("Row")
 CellText = str | Text
 MAX_CACHED_LINES = 4000
+MIN_GROWING = 10  # a growing column (names) never shrinks below this
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class VirtualTable(ScrollView, Generic[Row], can_focus=True):
         Binding("home,g", "edge(0)", "Top", show=False, id="table.top"),
         Binding("end,G", "edge(1)", "Bottom", show=False, id="table.bottom"),
         Binding("enter", "select", "Open", id="table.select"),
-        Binding("s", "sort_next", "Sort", id="table.sort"),
+        Binding("s", "sort_next", "Sort", show=False, id="table.sort"),
         Binding("S", "sort_reverse", "Reverse", show=False, id="table.sort_reverse"),
     ]
 
@@ -214,6 +215,9 @@ class VirtualTable(ScrollView, Generic[Row], can_focus=True):
         if spare > 0 and growing:
             for i in growing:
                 widths[i] += spare // len(growing)
+        elif spare < 0 and growing:  # too narrow even so: names give way before scrolling
+            for i in growing:
+                widths[i] = max(MIN_GROWING, widths[i] + spare // len(growing))
         return [(i, widths[i]) for i in shown]
 
     # cursor
@@ -302,7 +306,9 @@ class VirtualTable(ScrollView, Generic[Row], can_focus=True):
         for index, width in self._layout():
             column = self.columns[index]
             arrow = (" ▼" if self.sort_reverse else " ▲") if index == self.sort_column else ""
-            title = _fit(column.title, width - len(arrow)) + arrow  # the arrow is never cut
+            title = _fit(column.title + arrow, width)
+            if arrow and len(column.title + arrow) > width:  # cut the title, never the arrow
+                title = _fit(column.title, width - len(arrow)) + arrow
             text.append((title.strip().rjust(width) if column.right else title) + "  ")
         text.stylize(style)  # render() ignores a Text's own style: make it a span
         return Strip(text.render(self.app.console))
