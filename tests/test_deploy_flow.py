@@ -285,6 +285,13 @@ async def test_import_failures(box: Sandbox, shared_client: ChutesClient, module
     assert len(error.detail) <= 2000
 
 
+async def test_a_name_the_module_lacks_says_which_chutes_it_has() -> None:
+    with pytest.raises(ImportFailed) as failed:
+        await import_chute("plain:nochute", FIXTURES, timeout=60)
+    assert str(failed.value).endswith("plain.py has no `nochute`; chutes in it: chute")
+    assert "nothing" not in str(failed.value)
+
+
 async def test_a_module_that_hangs_times_out() -> None:
     with pytest.raises(ImportFailed) as failed:
         await import_chute("hangs:chute", FIXTURES, timeout=2)

@@ -117,12 +117,22 @@ def main(argv: list[str]) -> int:
     except BaseException as error:  # the module's own failure, reported, never raised
         tail = "".join(traceback.format_exception(error)[-6:])
         return _fail(result_path, f"importing {module_name}.py failed: {error!r}", tail)
-    chute = getattr(module, attribute, None)
+    if not hasattr(module, attribute):
+        found = [
+            name
+            for name, value in vars(module).items()
+            if isinstance(value, Chute | ChutePack) and not name.startswith("_")
+        ]
+        offer = f"; chutes in it: {', '.join(sorted(found))}" if found else "; it defines no chute"
+        return _fail(result_path, f"{module_name}.py has no `{attribute}`{offer}")
+    chute = getattr(module, attribute)
     if isinstance(chute, ChutePack):
         chute = chute.chute
     if not isinstance(chute, Chute):
-        kind = type(chute).__name__ if chute is not None else "nothing"
-        return _fail(result_path, f"{ref}: {attribute} is {kind}, not a Chute or ChutePack")
+        kind = type(chute).__name__
+        return _fail(
+            result_path, f"`{attribute}` in {module_name}.py is a {kind}, not a Chute or ChutePack"
+        )
     try:
         body = build_body(ref, module, chute)
         text = json.dumps(
