@@ -444,7 +444,7 @@ async def test_the_live_views_keys_each_say_one_thing(server: Server) -> None:
         table = key_table(screen(app))
         rows = list(zip(table.columns[0]._cells, table.columns[1]._cells, strict=True))
         pausing = [(key, words) for key, words in rows if "Pause" in str(words)]
-        assert pausing == [("space", "Pause/follow logs")]  # no `p Pause` of the lists
+        assert pausing == [("space", "Pause/follow")]  # no `p Pause` of the lists
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
@@ -477,3 +477,25 @@ async def test_a_deleted_chute_is_gone_and_offers_no_warmup(server: Server) -> N
         await pilot.press("w")
         assert isinstance(app.screen, LiveScreen)  # no warmup dialog for a chute that is gone
         assert not live.present() and any("chute is gone" in e.text for e in live.events)
+
+
+async def test_at_80x24_the_header_fits_and_the_instances_have_room(server: Server) -> None:
+    app = live_app(server, chute="hello-world")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, server, lambda: screen(app).live is not None, "the chute")
+        live = screen(app).live
+        await until(pilot, server, lambda: live.present(), "the instance")
+        await pilot.pause()
+        header = screen(app).query_one("#live-header")
+        text = static_text(app, "#live-header")
+        assert header.size.height == 2 and len(text.splitlines()) == 2  # no wrapped line
+        assert all(len(line) <= 80 for line in text.splitlines())
+        assert "HOT" in text and "1 instance ·" in text
+        table = screen(app).query_one("#live-instances")
+        assert {"id", "state", "gpu", "age"} <= {key.value for key in table.columns}
+        assert table.virtual_size.width <= table.scrollable_content_region.width  # no cut
+        assert table.scrollable_content_region.height - table.header_height >= 4  # rows
+        await pilot.resize_terminal(120, 36)  # wider: the other columns come back
+        await pilot.pause()
+        assert {"region", "last"} <= {key.value for key in table.columns}
+        assert table.virtual_size.width <= table.scrollable_content_region.width

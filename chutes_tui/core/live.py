@@ -366,13 +366,15 @@ class LiveChute:
             return f"warmup stopped after {stopwatch(elapsed)}"
         return f"{'hot' if self._hot else 'was hot'} after {stopwatch(elapsed)}"
 
-    def gpu_requirement(self) -> str:
-        """GPU count, minimum VRAM and the supported GPUs (the first few of a long list)."""
+    def gpu_requirement(self, names: bool = True) -> str:
+        """GPU count, minimum VRAM and (with `names`) the first few supported GPUs."""
         selector = self.node_selector
         if selector is None:
             return "unknown"
-        names = self.supported_gpus or selector.supported_gpus
-        return f"{selector.gpu_count} × ≥{selector.min_vram_gb_per_gpu} GB ({_gpu_list(names)})"
+        need = f"{selector.gpu_count} × ≥{selector.min_vram_gb_per_gpu} GB"
+        if not names:
+            return need
+        return f"{need} ({_gpu_list(self.supported_gpus or selector.supported_gpus)})"
 
     def running_gpus(self) -> str:
         """GPUs of the present instances per model, most first; `?` for unknown models."""

@@ -37,7 +37,9 @@ from chutes_tui.core.formatting import plural
 from chutes_tui.core.live import InstanceState, LiveChute, TimelineEvent, api_epoch
 from chutes_tui.core.logbuffer import DEFAULT_CAP, MAX_BACKFILL, LogLine, stamp
 from chutes_tui.core.pricing import GpuTable
+from chutes_tui.tui.screens.live_header import HeaderFacts, header_text
 from chutes_tui.tui.widgets.account_bar import AccountBar
+from chutes_tui.tui.widgets.instance_table import InstanceTable
 from chutes_tui.tui.widgets.log_panes import ALL, LogPanes
 
 POLL_STEPS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
@@ -119,12 +121,12 @@ class LiveScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="live.back"),
         Binding("w", "warmup", "Warm up", id="live.warmup"),
-        # `p` too: in this view it pauses the logs (the lists' auto-refresh pauses on theirs)
-        Binding("space,p", "toggle_follow", "Pause/follow logs", id="live.follow"),
+        # `p` too: here it pauses the logs, not the lists' auto-refresh (one meaning per key)
+        Binding("space,p", "toggle_follow", "Pause/follow", id="live.follow"),
         Binding("slash", "search", "Search", id="live.search"),
         Binding("n", "next_match(True)", "Next", show=False, id="live.next"),
         Binding("N", "next_match(False)", "Previous", show=False, id="live.previous"),
-        Binding("W", "toggle('wrap')", "Wrap", id="live.wrap"),
+        Binding("W", "toggle('wrap')", "Wrap", show=False, id="live.wrap"),
         Binding("t", "toggle('timestamps')", "Times", show=False, id="live.timestamps"),
         Binding("right_square_bracket", "pane(1)", "Next pane", show=False, id="live.pane_next"),
         Binding("left_square_bracket", "pane(-1)", "Prev pane", show=False, id="live.pane_prev"),
@@ -153,25 +155,13 @@ class LiveScreen(Screen):
         yield AccountBar()
         yield Static(f" {self.ref}  connecting…", id="live-header")
         with Horizontal(id="live-top"):
-            yield DataTable(id="live-instances", cursor_type="row", zebra_stripes=True)
+            yield InstanceTable(id="live-instances")
             with VerticalScroll(id="live-timeline"):
                 yield Static(id="live-events")
         yield LogPanes(self.options.max_lines, self.options.backfill, id="live-logs")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#live-instances", DataTable)
-        for key, title in (
-            ("id", "INSTANCE"),
-            ("region", "REGION"),
-            ("gpu", "GPU"),
-            ("active", "ACTIVE"),
-            ("verified", "VERIFIED"),
-            ("last", "LAST VERIFIED"),
-            ("age", "AGE"),
-            ("state", "STATE"),
-        ):
-            table.add_column(title, key=key)
         self.run_worker(self._poll(), group="poll", exclusive=True)
         self.set_interval(1.0, self._tick)
 
@@ -238,46 +228,19 @@ class LiveScreen(Screen):
     def _render_header(self) -> None:
         header = self.query_one("#live-header", Static)
         live = self.live
-        if live is None:
-            text = Text(f" {self.ref} ", style="bold reverse")
-            text.append(
-                f"  {self.problem or 'loading…'}", style="bold red" if self.problem else "dim"
-            )
-            header.update(text)
-            return
-        total, verified, active = live.counts()
-        text = Text()
-        text.append(f" {live.name} ", style="bold reverse")
-        if live.deleted:
-            text.append("  ✕ GONE", style="bold red")
-            text.append("   the chute no longer exists for you (deleted, or no longer shared)")
-            text.append("\n press esc to go back", style="dim")
-            header.update(text)
-            return
-        if live.hot:
-            text.append("  ● HOT ", style="bold green")
-        else:
-            text.append("  ○ COLD", style="bold yellow" if self.warming else "dim")
-        text.append(f"   {plural(total, 'instance')} · {verified} verified · {active} active")
-        hourly = live.hourly_now(self._gpu_table)
-        if hourly is not None:
-            text.append(f"   ${hourly:,.2f}/h now", style="bold" if hourly else "dim")
-        summary = live.warmup_summary()
-        if summary is not None:
-            text.append(f"   {summary}", style="bold cyan")
-        if not live.hot and not self.warming:
-            text.append("   press w to warm up", style="dim")
-        text.append("\n")
-        text.append(f" GPUs: needs {live.gpu_requirement()}", style="dim")
-        running = live.running_gpus()
-        if "?" not in running and running != "none":
-            text.append(f" · running {running}", style="dim")
-        text.append(f" · poll {self.options.poll_interval:g} s", style="dim")
-        if self.problem:
-            text.append(f"  ⚠ {self.problem}", style="bold red")
-        elif self._last_poll is not None:
-            text.append(f" · updated {stamp(self._last_poll)[:8]}", style="dim")
-        header.update(text)
+        facts = HeaderFacts(
+            ref=self.ref,
+            warming=self.warming,
+            problem=self.problem,
+            poll=self.options.poll_interval,
+            last_poll=self._last_poll,
+            hourly=live.hourly_now(self._gpu_table) if live is not None else None,
+        )
+        header.update(header_text(live, facts, header.size.width or self.app.size.width))
+
+    def on_resize(self) -> None:
+        if self.is_mounted:
+            self._render_header()
 
     @functools.cached_property
     def _gpu_table(self) -> GpuTable:
@@ -312,27 +275,22 @@ class LiveScreen(Screen):
     def _render_instances(self) -> None:
         if self.live is None:
             return
-        table = self.query_one("#live-instances", DataTable)
+        table = self.query_one(InstanceTable)
         now = time.time()
         for state in self.live.instances.values():
-            cells = self._instance_cells(state, now)
-            if state.instance_id in table.rows:
-                for key, value in cells.items():
-                    table.update_cell(state.instance_id, key, value, update_width=True)
-            else:
-                table.add_row(*cells.values(), key=state.instance_id)
+            table.put(state.instance_id, self._instance_cells(state, now))
             if state.gone:
                 self.logs.mark_gone(state.instance_id)
         for instance_id in self.live.forget_gone(KEEP_GONE):
-            table.remove_row(instance_id)
+            table.drop(instance_id)
             self.logs.remove_pane(instance_id)
 
     def _render_ages(self) -> None:
-        table = self.query_one("#live-instances", DataTable)
+        table = self.query_one(InstanceTable)
         now = time.time()
         for state in self.live.instances.values():  # type: ignore[union-attr]
-            if state.instance_id in table.rows and state.gone_at is None:
-                table.update_cell(state.instance_id, "age", state.age_text(now))
+            if state.gone_at is None:
+                table.put_cell(state.instance_id, "age", state.age_text(now))
 
     def _render_timeline(self) -> None:
         text = Text()
