@@ -27,7 +27,7 @@ def _count(text: str) -> int:
     return value
 
 
-def _sandbox_parser(commands: argparse._SubParsersAction) -> None:
+def _sandbox_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sandbox = commands.add_parser("sandbox", help="run or configure the local sandbox API")
     actions = sandbox.add_subparsers(dest="action", required=True, metavar="ACTION")
 

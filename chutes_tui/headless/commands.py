@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import aclosing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from chutes_tui.client.api import ChutesClient, StreamNotice, is_uuid
 from chutes_tui.client.errors import (
@@ -22,6 +22,9 @@ from chutes_tui.client.errors import (
     Unreachable,
 )
 from chutes_tui.headless.output import Column, Output, plain
+
+if TYPE_CHECKING:
+    from chutes_tui.core.deploy import DeployPlan
 
 Command = Callable[[ChutesClient, argparse.Namespace, Output], Awaitable[int]]
 
@@ -161,7 +164,7 @@ class HeadlessDeployUI:
     def progress(self, message: str) -> None:
         self.out.info(message)
 
-    async def confirm(self, plan) -> bool:
+    async def confirm(self, plan: DeployPlan) -> bool:
         summary = plan.summary()
         hourly = summary["hourly_usd"]
         self.out.info(
@@ -185,7 +188,7 @@ class HeadlessDeployUI:
         return confirm("Deploy now?", self.assume_yes, self.out) is None
 
 
-def _show_checks(plan, out: Output) -> None:
+def _show_checks(plan: DeployPlan, out: Output) -> None:
     for check in plan.checks:
         mark = "✓" if check.ok else "✗"
         fix = f"  → {check.fix}" if check.fix and not check.ok else ""
@@ -254,7 +257,25 @@ async def shares(client: ChutesClient, args: argparse.Namespace, out: Output) ->
     return ExitCode.OK
 
 
-WarmupHandler = Callable[[dict[str, Any]], None]
+class WarmupStep(TypedDict):
+    status: str
+    log: str
+
+
+class WarmupEvent(WarmupStep):
+    """A step as it happens, with the seconds since the warmup began."""
+
+    elapsed: float
+
+
+class WarmupRecord(TypedDict):
+    chute: str
+    hot: bool
+    waited_seconds: float
+    events: list[WarmupStep]
+
+
+WarmupHandler = Callable[[WarmupEvent], None]
 # Failures worth reopening a stream for; anything else (404, 402, 403) cannot get better.
 REOPENABLE = (StreamBroken, Unreachable, ServerError, RateLimited)
 
@@ -265,14 +286,14 @@ async def follow_warmup(
     timeout: float,
     out: Output,
     on_event: WarmupHandler | None = None,
-) -> dict[str, Any]:
+) -> WarmupRecord:
     """Follow the warmup until hot or `timeout`, reopening the stream when it ends early.
 
     Each event, and each reopening (status `reconnecting`), goes to `on_event` as
     `{status, log, elapsed}`; by default people see them on stderr. Returns what happened.
     """
     started = time.monotonic()
-    events: list[dict[str, Any]] = []
+    events: list[WarmupStep] = []
     handler = on_event or _warmup_notes(out)
 
     def note(status: str, log: str) -> None:
@@ -500,13 +521,13 @@ async def pricing(client: ChutesClient, args: argparse.Namespace, out: Output) -
         out.result(await client.pricing(raw=True))
         return ExitCode.OK
     prices = await client.pricing()
-    rows = sorted(
-        (
-            {"gpu": name, "usd_hour": price.usd.hour, "tao_hour": price.tao.hour}
-            for name, price in prices.gpu_price_estimates.items()
-        ),
-        key=lambda row: row["usd_hour"],
+    cheapest_first = sorted(
+        prices.gpu_price_estimates.items(), key=lambda estimate: estimate[1].usd.hour
     )
+    rows = [
+        {"gpu": name, "usd_hour": price.usd.hour, "tao_hour": price.tao.hour}
+        for name, price in cheapest_first
+    ]
     out.info(f"TAO at ${prices.tao_usd:g}")
     out.result(rows, PRICE_COLUMNS)
     return ExitCode.OK

@@ -10,11 +10,14 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from chutes_tui.client.errors import redact
 
-Cell = Callable[[dict[str, Any]], Any]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+Cell = Callable[[dict[str, Any]], object]
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class Column:
     wrap: bool = False
 
 
-def plain(data: Any) -> Any:
+def plain(data: object) -> Any:
     """Models to JSON-ready data with the fields the API sent, and no others."""
     if hasattr(data, "model_dump"):
         return data.model_dump(mode="json", exclude_unset=True)
@@ -48,7 +51,7 @@ class Output:
 
     def result(
         self,
-        data: Any,
+        data: object,
         columns: Sequence[Column] | None = None,
         title: str | None = None,
     ) -> None:
@@ -65,7 +68,7 @@ class Output:
             self.stdout.write(f"{payload}\n")
         self.stdout.flush()
 
-    def line(self, record: Any) -> None:
+    def line(self, record: object) -> None:
         """One compact JSON object on its own line (streams: JSON Lines)."""
         self.stdout.write(json.dumps(plain(record), separators=(",", ":")) + "\n")
         self.stdout.flush()
@@ -83,12 +86,14 @@ class Output:
         self.stderr.write(f"chutes-tui: error: {redact(message)}\n")
         self.stderr.flush()
 
-    def _console(self):
+    def _console(self) -> Console:
         from rich.console import Console
 
         return Console(file=self.stdout, highlight=False, soft_wrap=False)
 
-    def _table(self, rows: list[dict], columns: Sequence[Column], title: str | None) -> None:
+    def _table(
+        self, rows: list[dict[str, Any]], columns: Sequence[Column], title: str | None
+    ) -> None:
         from rich.table import Table
 
         table = Table(title=title, header_style="bold", box=None, pad_edge=False)
@@ -103,13 +108,13 @@ class Output:
             table.add_row(*(_cell(column.value(row)) for column in columns))
         self._console().print(table)
 
-    def _record(self, record: dict) -> None:
+    def _record(self, record: dict[str, Any]) -> None:
         from rich.pretty import Pretty
 
         self._console().print(Pretty(record, expand_all=False))
 
 
-def _cell(value: Any) -> str:
+def _cell(value: object) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):

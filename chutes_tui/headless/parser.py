@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable, Sequence
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from chutes_tui import __version__
 from chutes_tui.client.errors import ExitCode, redact
@@ -18,6 +18,9 @@ class Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {redact(message)}\n")
 
+
+# The commands go under this module's Parser, and under the dashboard's parser for completion.
+AnyParser = TypeVar("AnyParser", bound=argparse.ArgumentParser)
 
 EXIT_CODES = {
     ExitCode.OK: "ok",
@@ -57,7 +60,7 @@ EXIT_CODES_HELP = (
 
 
 def _command(
-    commands: argparse._SubParsersAction,
+    commands: argparse._SubParsersAction[AnyParser],
     name: str,
     *,
     help: str,
@@ -160,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:
+def add_commands(commands: argparse._SubParsersAction[AnyParser]) -> None:
     """Every `--no-ui` command, with its own options."""
     me = _command(
         commands,

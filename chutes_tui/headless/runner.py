@@ -6,9 +6,16 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from chutes_tui.client import debuglog
 from chutes_tui.client.errors import ChutesError, ExitCode, Unreachable
+
+if TYPE_CHECKING:
+    import argparse
+
+    from chutes_tui.headless.output import Output
+    from chutes_tui.sandbox.embedded import EmbeddedSandbox
 
 NO_AUTH_COMMANDS = {"pricing"}
 
@@ -64,7 +71,7 @@ def run(argv: Sequence[str]) -> int:
             sandbox.stop()
 
 
-def _start_sandbox():
+def _start_sandbox() -> EmbeddedSandbox:
     """The embedded sandbox (the dashboard's own database), stopped by `run` at the end."""
     from chutes_tui.sandbox.embedded import start_embedded
 
@@ -74,7 +81,7 @@ def _start_sandbox():
         raise Unreachable(f"cannot start the sandbox: {error}") from error
 
 
-async def _run(args, out, sandbox) -> int:
+async def _run(args: argparse.Namespace, out: Output, sandbox: EmbeddedSandbox | None) -> int:
     from chutes_tui import config
     from chutes_tui.client.api import ChutesClient
     from chutes_tui.client.signing import Credentials

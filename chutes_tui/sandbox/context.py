@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -14,6 +15,9 @@ from chutes_tui.sandbox.lifecycle import Simulator
 from chutes_tui.sandbox.render import Renderer
 from chutes_tui.sandbox.settings import SandboxSettings
 from chutes_tui.sandbox.storage import Store
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 M = TypeVar("M", bound=BaseModel)
 # List paging bounds: generous, but within SQLite's 64-bit LIMIT and OFFSET.
@@ -35,16 +39,16 @@ def sandbox(request: Request) -> Sandbox:
     return request.app.state.sandbox
 
 
-def _clean(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _clean(errors: Sequence[ErrorDetails]) -> list[dict[str, Any]]:
     """Validation errors as FastAPI sends them: `loc` starts at `body`, ctx is text."""
     cleaned = []
     for error in errors:
-        error = dict(error)
-        error["loc"] = ["body", *error.get("loc", ())]
+        item: dict[str, Any] = dict(error)
+        item["loc"] = ["body", *error.get("loc", ())]
         if "ctx" in error:
-            error["ctx"] = {key: str(value) for key, value in error["ctx"].items()}
-        error.pop("url", None)
-        cleaned.append(error)
+            item["ctx"] = {key: str(value) for key, value in error["ctx"].items()}
+        item.pop("url", None)
+        cleaned.append(item)
     return cleaned
 
 
@@ -52,7 +56,7 @@ def _no_constants(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
-async def parse_body(request: Request, model: type[M], context: dict | None = None) -> M:
+async def parse_body(request: Request, model: type[M], context: dict[str, Any] | None = None) -> M:
     """Validate a JSON body into `model`, answering 422 the way FastAPI does."""
     raw = await request.body()
     try:

@@ -12,13 +12,15 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
+if TYPE_CHECKING:
+    from chutes_tui.sandbox.storage import InstanceRow
+
 EVENT = "events"
-Row = dict[str, Any]
 log = logging.getLogger("chutes_tui.sandbox.events")
 
 
@@ -33,8 +35,8 @@ class Events:
     def __init__(self) -> None:
         self.server: Any = None  # a socketio.AsyncServer once mounted
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._last: asyncio.Task | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._last: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def mount(self, app: FastAPI) -> ASGIApp:
         """`app` with Socket.IO at `/socket.io/` in front, or `app` itself without socketio."""
@@ -92,7 +94,7 @@ class Events:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, previous: asyncio.Task | None, payload: dict[str, Any]) -> None:
+    async def _send(self, previous: asyncio.Task[None] | None, payload: dict[str, Any]) -> None:
         """Broadcast after the previous event has gone, so clients see them in order."""
         if previous is not None and not previous.done():
             await asyncio.wait([previous])
@@ -103,7 +105,7 @@ class Events:
 
     # what the simulator reports
 
-    def created(self, instance: Row) -> None:
+    def created(self, instance: InstanceRow) -> None:
         hotkey, chute_id = instance["miner_hotkey"], instance["chute_id"]
         count, gpu = instance["gpu_count"], instance["gpu_model_name"]
         self.emit(
@@ -118,7 +120,7 @@ class Events:
             },
         )
 
-    def hot(self, instance: Row) -> None:
+    def hot(self, instance: InstanceRow) -> None:
         hotkey, chute_id = instance["miner_hotkey"], instance["chute_id"]
         self.emit(
             "instance_hot",
@@ -127,7 +129,7 @@ class Events:
             {"chute_id": chute_id, "miner_hotkey": hotkey},
         )
 
-    def activated(self, instance: Row) -> None:
+    def activated(self, instance: InstanceRow) -> None:
         hotkey, chute_id = instance["miner_hotkey"], instance["chute_id"]
         self.emit(
             "instance_activated",
@@ -135,7 +137,7 @@ class Events:
             _instance_data(instance),
         )
 
-    def deleted(self, instance: Row, reason: str | None = None) -> None:
+    def deleted(self, instance: InstanceRow, reason: str | None = None) -> None:
         """An instance went away; `reason` replaces the miner's wording when given."""
         hotkey, chute_id = instance["miner_hotkey"], instance["chute_id"]
         message = reason or f"Miner {hotkey} has deleted instance an instance of chute {chute_id}."
@@ -155,7 +157,7 @@ class Events:
         )
 
 
-def _instance_data(instance: Row) -> dict[str, Any]:
+def _instance_data(instance: InstanceRow) -> dict[str, Any]:
     return {
         "chute_id": instance["chute_id"],
         "miner_hotkey": instance["miner_hotkey"],

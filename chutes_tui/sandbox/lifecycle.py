@@ -19,15 +19,21 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import TypedDict
 
 from chutes_tui.client.models import NodeSelector
 from chutes_tui.core import pricing
 from chutes_tui.sandbox.events import Events
 from chutes_tui.sandbox.settings import SandboxSettings
-from chutes_tui.sandbox.storage import Store, now_iso
+from chutes_tui.sandbox.storage import (
+    ChuteRow,
+    InstanceRow,
+    Store,
+    UserRow,
+    now_iso,
+    present,
+)
 
-Row = dict[str, Any]
 Route = tuple[str, str, bool]  # method, path, and whether it is an LLM endpoint
 REGIONS = ("us-east", "us-west", "eu-central", "ap-south")
 LOG_BUFFER_LINES = 10_000
@@ -349,9 +355,9 @@ def shutdown_lines(rng: random.Random, reason: str, serving: bool) -> list[str]:
     return [*lines, "container stopped"]
 
 
-def routes_of(chute: Row | None) -> tuple[Route, ...]:
+def routes_of(chute: ChuteRow | None) -> tuple[Route, ...]:
     """What clients call on a chute: the OpenAI routes of LLM templates, else its cords."""
-    spec = (chute or {}).get("spec") or {}
+    spec = (chute["spec"] if chute else None) or {}
     if spec.get("standard_template") in LLM_TEMPLATES:
         return LLM_ROUTES
     routes = tuple(
@@ -410,6 +416,15 @@ class Activity:
 # --- the simulator -------------------------------------------------------------------------
 
 
+class Bounty(TypedDict):
+    """What a cold chute offers the miner who starts it."""
+
+    amount: int
+    boost: float
+    age_seconds: int
+    created_at: float
+
+
 class Simulator:
     """Drives every simulated instance of the sandbox."""
 
@@ -425,8 +440,8 @@ class Simulator:
         self._rngs: dict[str, random.Random] = {}
         self._scripts: dict[str, deque[tuple[float, str]]] = {}
         self._activity: dict[str, Activity] = {}
-        self._bursts: dict[str, asyncio.Task] = {}
-        self._task: asyncio.Task | None = None
+        self._bursts: dict[str, asyncio.Task[None]] = {}
+        self._task: asyncio.Task[None] | None = None
 
     @property
     def tick_interval(self) -> float:
@@ -448,7 +463,7 @@ class Simulator:
 
     # what requests ask for
 
-    def warm(self, chute: Row) -> None:
+    def warm(self, chute: ChuteRow) -> None:
         """A warmup: keep live instances up, or start one when there are none.
         A cold chute gets a bounty first, which a miner then claims."""
         instances = self.store.instances(chute["chute_id"])
@@ -460,7 +475,7 @@ class Simulator:
         else:
             self._create(chute)
 
-    def redeploy(self, chute: Row) -> None:
+    def redeploy(self, chute: ChuteRow) -> None:
         """A deploy or update: replace the instances with ones running the new version."""
         for instance in self.store.instances(chute["chute_id"]):
             self._delete(instance, "rolling update to a new version")
@@ -472,7 +487,7 @@ class Simulator:
             self._settle(instance)
             self._retire(instance, "chute deleted")
 
-    def bounty(self, instances: Sequence[Row]) -> dict[str, Any] | None:
+    def bounty(self, instances: Sequence[InstanceRow]) -> Bounty | None:
         """A cold chute's bounty, growing with the age of its oldest pending instance;
         None once an instance is hot."""
         if any(row["active"] and row["verified"] for row in instances):
@@ -488,9 +503,10 @@ class Simulator:
             "created_at": oldest,
         }
 
-    def effective_balance(self, user: Row) -> float:
+    def effective_balance(self, user: UserRow) -> float:
         """Stored balance minus what running private instances have cost so far."""
-        rows = self.store.all(
+        rows = self.store.all_as(
+            InstanceRow,
             "SELECT i.* FROM instances i JOIN chutes c ON c.chute_id = i.chute_id "
             "WHERE c.user_id = ? AND c.public = 0 AND i.billed_from IS NOT NULL",
             user["user_id"],
@@ -499,7 +515,7 @@ class Simulator:
 
     # transitions
 
-    def _selector(self, chute: Row) -> NodeSelector:
+    def _selector(self, chute: ChuteRow) -> NodeSelector:
         return NodeSelector.model_validate(chute["spec"]["node_selector"])
 
     def _hardware(self, gpu: str, count: int) -> Hardware:
@@ -514,7 +530,7 @@ class Simulator:
             rng = self._rngs[instance_id] = random.Random(instance_id)
         return rng
 
-    def _image_ref(self, chute: Row) -> str:
+    def _image_ref(self, chute: ChuteRow) -> str:
         image = self.store.image(chute["image_id"])
         if image is None:
             return chute["image_id"]
@@ -522,7 +538,7 @@ class Simulator:
         prefix = f"{owner['username']}/" if owner else ""
         return f"{prefix}{image['name']}:{image['tag']}"
 
-    def _create(self, chute: Row) -> None:
+    def _create(self, chute: ChuteRow) -> None:
         selector = self._selector(chute)
         table = self.settings.gpu_table
         supported = pricing.supported_gpus(selector, table)
@@ -550,7 +566,7 @@ class Simulator:
                     now + self.settings.real(self._shutdown_after(chute)),
                 ),
             )
-        self.events.created(self.store.instance(instance_id))
+        self.events.created(present(self.store.instance(instance_id), f"instance {instance_id}"))
         self._rngs[instance_id] = random.Random(self._random.getrandbits(64))
         self.logs.write_many(
             instance_id,
@@ -562,7 +578,7 @@ class Simulator:
         )
         self._script(instance_id, chute, self._hardware(gpu, selector.gpu_count), now)
 
-    def _script(self, instance_id: str, chute: Row, hw: Hardware, created: float) -> None:
+    def _script(self, instance_id: str, chute: ChuteRow, hw: Hardware, created: float) -> None:
         """Schedule the rest of the start-up: pulled and set up before verification,
         weights loaded and warmed up before activation."""
         rng = self._rng(instance_id)
@@ -588,10 +604,10 @@ class Simulator:
         if not script:
             del self._scripts[instance_id]
 
-    def _shutdown_after(self, chute: Row) -> float:
+    def _shutdown_after(self, chute: ChuteRow) -> float:
         return float(chute["spec"].get("shutdown_after_seconds") or 300)
 
-    def _extend(self, chute: Row) -> None:
+    def _extend(self, chute: ChuteRow) -> None:
         deadline = self.clock.now() + self.settings.real(self._shutdown_after(chute))
         with self.store.tx() as db:
             db.execute(
@@ -599,13 +615,13 @@ class Simulator:
                 (deadline, chute["chute_id"]),
             )
 
-    def _cost(self, instance: Row, until: float | None = None) -> float:
+    def _cost(self, instance: InstanceRow, until: float | None = None) -> float:
         if instance["billed_from"] is None:
             return 0.0
         elapsed = max(0.0, (until or self.clock.now()) - instance["billed_from"])
         return instance["hourly_rate"] * elapsed * self.settings.speed / 3600
 
-    def _settle(self, instance: Row) -> None:
+    def _settle(self, instance: InstanceRow) -> None:
         """Charge the owner of a private chute for an instance that is going away."""
         cost = self._cost(instance)
         if cost:
@@ -616,13 +632,13 @@ class Simulator:
                     (cost, instance["chute_id"]),
                 )
 
-    def _delete(self, instance: Row, reason: str, by_miner: bool = False) -> None:
+    def _delete(self, instance: InstanceRow, reason: str, by_miner: bool = False) -> None:
         self._settle(instance)
         with self.store.tx() as db:
             db.execute("DELETE FROM instances WHERE instance_id = ?", (instance["instance_id"],))
         self._retire(instance, reason, by_miner)
 
-    def _retire(self, instance: Row, reason: str, by_miner: bool = False) -> None:
+    def _retire(self, instance: InstanceRow, reason: str, by_miner: bool = False) -> None:
         """Log the shutdown, end the instance's streams, drop what drives its log, and
         announce it: in the miner's words, or else with the platform's reason."""
         instance_id = instance["instance_id"]
@@ -639,7 +655,8 @@ class Simulator:
     def tick(self) -> None:
         now = self.clock.now()
         reached = now + DUE_SLACK
-        due = self.store.all(
+        due = self.store.all_as(
+            InstanceRow,
             "SELECT * FROM instances WHERE (verified = 0 AND verify_due <= ?)"
             " OR (active = 0 AND activate_due <= ?) OR idle_deadline <= ?",
             reached,
@@ -660,7 +677,7 @@ class Simulator:
             self._flush(instance_id, reached)
         self._chatter(now)
 
-    def _verify(self, instance: Row, now: float) -> None:
+    def _verify(self, instance: InstanceRow, now: float) -> None:
         instance_id = instance["instance_id"]
         with self.store.tx() as db:
             db.execute(
@@ -671,7 +688,7 @@ class Simulator:
         self._flush(instance_id, instance["verify_due"])
         self.logs.write(instance_id, "GPU verification passed")
 
-    def _activate(self, instance: Row, now: float) -> None:
+    def _activate(self, instance: InstanceRow, now: float) -> None:
         instance_id = instance["instance_id"]
         with self.store.tx() as db:
             db.execute(
@@ -685,7 +702,7 @@ class Simulator:
         if self.logs.listeners(instance_id):
             self._start_burst(instance_id)
 
-    def _serving(self, instance: Row, now: float, traffic: bool) -> Activity:
+    def _serving(self, instance: InstanceRow, now: float, traffic: bool) -> Activity:
         """How an active instance keeps logging: with `traffic`, requests and warnings too."""
         rng = self._rng(instance["instance_id"])
         activity = Activity(
@@ -709,7 +726,7 @@ class Simulator:
         answering health checks; what traffic they had is not known, so they log no requests.
         """
         now = self.clock.now()
-        for row in self.store.all("SELECT * FROM instances WHERE active = 1"):
+        for row in self.store.all_as(InstanceRow, "SELECT * FROM instances WHERE active = 1"):
             self._activity[row["instance_id"]] = self._serving(row, now, traffic=False)
 
     # benchmark bursts
@@ -746,7 +763,7 @@ class Simulator:
             self.logs.write(instance_id, f"burst done: {written} lines, ended at {time.time():.3f}")
 
 
-def _gone(instance: Row, reason: str) -> str:
+def _gone(instance: InstanceRow, reason: str) -> str:
     return f"Instance {instance['instance_id']} of chute {instance['chute_id']} deleted: {reason}"
 
 

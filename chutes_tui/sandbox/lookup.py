@@ -8,11 +8,8 @@ caller's own chute, then shared, then public; `user/name` names the owner explic
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from chutes_tui.sandbox.storage import Store
-
-Row = dict[str, Any]
+from chutes_tui.sandbox.storage import ChuteRow, ImageRow, Store, UserRow
 
 
 def image_uid(username: str, name: str, tag: str) -> str:
@@ -23,11 +20,11 @@ def chute_uid(username: str, name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_OID, f"{username}::chute::{name}"))
 
 
-def image_visible(image: Row, user: Row | None) -> bool:
+def image_visible(image: ImageRow, user: UserRow | None) -> bool:
     return bool(image["public"]) or (user is not None and image["user_id"] == user["user_id"])
 
 
-def find_image(store: Store, ref: str, user: Row | None) -> Row | None:
+def find_image(store: Store, ref: str, user: UserRow | None) -> ImageRow | None:
     """An image by id or `[username/]name:tag` (username defaults to the caller)."""
     ref = ref.strip("/")
     image = store.image(ref)
@@ -43,7 +40,7 @@ def find_image(store: Store, ref: str, user: Row | None) -> Row | None:
     return image
 
 
-def _rank(chute: Row, user: Row | None, store: Store) -> int | None:
+def _rank(chute: ChuteRow, user: UserRow | None, store: Store) -> int | None:
     """0 own, 1 shared, 2 public; None when the caller may not see it."""
     if user is not None and chute["user_id"] == user["user_id"]:
         return 0
@@ -54,20 +51,21 @@ def _rank(chute: Row, user: Row | None, store: Store) -> int | None:
     return None
 
 
-def chute_visible(store: Store, chute: Row, user: Row | None) -> bool:
+def chute_visible(store: Store, chute: ChuteRow, user: UserRow | None) -> bool:
     return _rank(chute, user, store) is not None
 
 
-def find_chute(store: Store, ref: str, user: Row | None) -> Row | None:
+def find_chute(store: Store, ref: str, user: UserRow | None) -> ChuteRow | None:
     """A visible chute by id, name, or `owner/name`."""
     ref = ref.lstrip("/")
     chute = store.chute(ref)
     if chute is not None:
         return chute if chute_visible(store, chute, user) else None
-    candidates = store.all("SELECT * FROM chutes WHERE name = ? COLLATE NOCASE", ref)
+    candidates = store.all_as(ChuteRow, "SELECT * FROM chutes WHERE name = ? COLLATE NOCASE", ref)
     if not candidates and "/" in ref:
         owner_name, _, name = ref.partition("/")
-        candidates = store.all(
+        candidates = store.all_as(
+            ChuteRow,
             "SELECT c.* FROM chutes c JOIN users u ON u.user_id = c.user_id "
             "WHERE u.username = ? COLLATE NOCASE AND c.name = ? COLLATE NOCASE",
             owner_name,
@@ -80,9 +78,10 @@ def find_chute(store: Store, ref: str, user: Row | None) -> Row | None:
     return ranked[0][1] if ranked else None
 
 
-def find_owned_chute(store: Store, ref: str, user: Row) -> Row | None:
+def find_owned_chute(store: Store, ref: str, user: UserRow) -> ChuteRow | None:
     """A chute the caller owns, by exact id or case-insensitive name."""
-    return store.one(
+    return store.one_as(
+        ChuteRow,
         "SELECT * FROM chutes WHERE user_id = ? AND (chute_id = ? OR name = ? COLLATE NOCASE)",
         user["user_id"],
         ref,

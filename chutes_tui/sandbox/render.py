@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, TypedDict
 
 from chutes_tui.client.models import Chute, Cord, Image, Instance, NodeSelector, User
 from chutes_tui.core import pricing
 from chutes_tui.sandbox.settings import SandboxSettings
-from chutes_tui.sandbox.storage import Store
+from chutes_tui.sandbox.storage import ChuteRow, ImageRow, InstanceRow, Store, UserRow, present
 
-Row = dict[str, Any]
 LOGO_CDN = "https://logos.chutes.ai/logos/"
 SCHEMA_KEYS = ("input_schema", "output_schema", "minimal_input_schema")
 
@@ -28,7 +27,16 @@ def logo_url(logo_id: str | None) -> str | None:
     return f"{LOGO_CDN}{logo_id}.webp" if logo_id else None
 
 
-def user_ref(user: Row) -> dict[str, Any]:
+class Owner(TypedDict):
+    """What a rendered image or chute says of its owner (who may be gone)."""
+
+    username: str
+    user_id: str
+    logo_id: str | None
+    created_at: str | None
+
+
+def user_ref(user: UserRow | Owner) -> dict[str, Any]:
     return {
         "username": user["username"],
         "user_id": user["user_id"],
@@ -44,10 +52,10 @@ class Renderer:
     def __init__(self, store: Store, settings: SandboxSettings) -> None:
         self.store = store
         self.settings = settings
-        self._users: dict[str, Row] = {}
+        self._users: dict[str, UserRow | Owner] = {}
         self._images: dict[str, dict[str, Any]] = {}
 
-    def owner(self, user_id: str) -> Row:
+    def owner(self, user_id: str) -> UserRow | Owner:
         if user_id not in self._users:
             self._users[user_id] = self.store.user(user_id) or {
                 "username": "unknown",
@@ -57,7 +65,7 @@ class Renderer:
             }
         return self._users[user_id]
 
-    def me(self, user: Row, balance: float) -> dict[str, Any]:
+    def me(self, user: UserRow, balance: float) -> dict[str, Any]:
         bits = user["permissions_bitmask"]
         permissions = [text for bit, text in PERMISSIONS.items() if bits & (1 << bit)]
         body = {
@@ -73,14 +81,15 @@ class Renderer:
         }
         return User.model_validate(body).model_dump(mode="json")
 
-    def _chute_image(self, image_id: str, image: Row | None) -> dict[str, Any]:
+    def _chute_image(self, image_id: str, image: ImageRow | None) -> dict[str, Any]:
         """A chute's image, rendered once per request however many chutes share it."""
         if image_id not in self._images:
-            self._images[image_id] = self.image(image or self.store.image(image_id))
+            found = image or present(self.store.image(image_id), f"image {image_id}")
+            self._images[image_id] = self.image(found)
         return self._images[image_id]
 
-    def image(self, image: Row) -> dict[str, Any]:
-        body = {
+    def image(self, image: ImageRow) -> dict[str, Any]:
+        body: dict[str, Any] = {
             key: image[key]
             for key in (
                 "image_id",
@@ -105,9 +114,9 @@ class Renderer:
 
     def chute(
         self,
-        chute: Row,
-        instances: list[Row],
-        image: Row | None = None,
+        chute: ChuteRow,
+        instances: list[InstanceRow],
+        image: ImageRow | None = None,
         listing: bool = False,
         include_schemas: bool = True,
     ) -> dict[str, Any]:
@@ -167,7 +176,7 @@ class Renderer:
         }
         return Chute.model_validate(body).model_dump(mode="json")
 
-    def cords(self, chute: Row, include_schemas: bool = True) -> list[dict[str, Any]]:
+    def cords(self, chute: ChuteRow, include_schemas: bool = True) -> list[dict[str, Any]]:
         """A chute's cords as the API shows them (schemas blanked unless asked for)."""
         return [
             Cord.model_validate(self._cord(cord, include_schemas)).model_dump(mode="json")
@@ -181,7 +190,7 @@ class Renderer:
         return {key: (None if key in SCHEMA_KEYS else value) for key, value in cord.items()}
 
 
-def instance_out(row: Row) -> dict[str, Any]:
+def instance_out(row: InstanceRow) -> dict[str, Any]:
     return Instance.model_validate(
         {
             "instance_id": row["instance_id"],

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import sqlite3
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from chutes_tui.sandbox import keys
@@ -19,6 +21,7 @@ from chutes_tui.sandbox.storage import Store, now_iso
 
 SDK_VERSION = "0.6.9"
 ALWAYS_ON = 10 * 365 * 86400.0
+Clock = Callable[[], str]  # the seeded timestamps: one fixed stamp, or the time of writing
 
 
 @dataclass(frozen=True)
@@ -64,28 +67,38 @@ async def echo(self, text: str) -> str:
     return f"hello, {text}"
 """
 
+
+@dataclass(frozen=True)
+class SeedChute:
+    """One of the demo user's chutes: `hot` starts it with a running instance."""
+
+    name: str
+    image: str
+    tagline: str
+    selector: dict[str, int]
+    shutdown_after: int
+    hot: bool = False
+    shared_with: str | None = None
+    template: str | None = None
+
+
 DEMO_CHUTES = (
-    # name, image, tagline, selector, shutdown_after, hot, shared_with, template
-    ("hello-world", "demo/hello:0.1", "Says hello back", {"gpu_count": 1}, 300, True, None, None),
-    (
+    SeedChute("hello-world", "demo/hello:0.1", "Says hello back", {"gpu_count": 1}, 300, hot=True),
+    SeedChute(
         "echo-stream",
         "demo/hello:0.1",
         "Streams your words back",
         {"gpu_count": 1, "min_vram_gb_per_gpu": 24},
         300,
-        False,
-        "alice",
-        None,
+        shared_with="alice",
     ),
-    (
+    SeedChute(
         "llama-mini",
         "chutes/vllm:0.10.1",
         "A small Llama for tests",
         {"gpu_count": 2, "min_vram_gb_per_gpu": 48},
         600,
-        False,
-        None,
-        "vllm",
+        template="vllm",
     ),
 )
 
@@ -102,10 +115,11 @@ class Credentials:
 
 def _secret(store: Store) -> str:
     value = store.scalar("SELECT value FROM meta WHERE key = 'secret'")
-    if value is None:
-        value = secrets.token_hex(32)
-        with store.tx() as db:
-            db.execute("INSERT INTO meta (key, value) VALUES ('secret', ?)", (value,))
+    if isinstance(value, str):
+        return value
+    value = secrets.token_hex(32)
+    with store.tx() as db:
+        db.execute("INSERT INTO meta (key, value) VALUES ('secret', ?)", (value,))
     return value
 
 
@@ -135,7 +149,7 @@ def seed(store: Store, stamp: str | None = None, extra_chutes: int = 0) -> None:
     now = time.time()
     clock = (lambda: stamp) if stamp else now_iso
     secret = _secret(store)
-    users = {}
+    users: dict[str, Credentials] = {}
     with store.tx() as db:
         for spec in USERS:
             cred = credentials(store, spec.username)
@@ -169,27 +183,28 @@ def seed(store: Store, stamp: str | None = None, extra_chutes: int = 0) -> None:
             _image(db, clock, users["chutes"], name, tag, "built and pushed", True, readme)
         for name, tag, status in DEMO_IMAGES:
             _image(db, clock, users["demo"], name, tag, status, False, f"# {name}\n")
-        for row in DEMO_CHUTES:
-            _chute(db, clock, users, now, *row)
+        for chute in DEMO_CHUTES:
+            _chute(db, clock, users, now, chute)
         for number in range(extra_chutes):
-            _chute(
-                db,
-                clock,
-                users,
-                now,
+            bulk = SeedChute(
                 f"bulk-{number:05d}",
                 "demo/hello:0.1",
                 f"Bulk chute number {number}",
                 {"gpu_count": 1 + number % 4, "min_vram_gb_per_gpu": (16, 24, 48, 80)[number % 4]},
                 300,
-                False,
-                None,
-                None,
             )
+            _chute(db, clock, users, now, bulk)
 
 
 def _image(
-    db, clock, owner: Credentials, name: str, tag: str, status: str, public: bool, readme: str
+    db: sqlite3.Connection,
+    clock: Clock,
+    owner: Credentials,
+    name: str,
+    tag: str,
+    status: str,
+    public: bool,
+    readme: str,
 ) -> None:
     stamp = clock()
     started = None if status == "pending build" else stamp
@@ -223,19 +238,13 @@ def _image(
 
 
 def _chute(
-    db,
-    clock,
+    db: sqlite3.Connection,
+    clock: Clock,
     users: dict[str, Credentials],
     now: float,
-    name: str,
-    image: str,
-    tagline: str,
-    selector: dict,
-    shutdown_after: int,
-    hot: bool,
-    shared_with: str | None,
-    template: str | None,
+    seeded: SeedChute,
 ) -> None:
+    name, image, tagline, template = seeded.name, seeded.image, seeded.tagline, seeded.template
     owner = users["demo"]
     image_owner, _, name_tag = image.partition("/")
     image_id = image_uid(image_owner, *name_tag.split(":"))
@@ -247,13 +256,13 @@ def _chute(
         "tool_description": None,
         "logo_id": None,
         "standard_template": template,
-        "node_selector": selector,
+        "node_selector": seeded.selector,
         "filename": "hello.py",
         "ref_str": "hello:chute",
         "concurrency": 1,
         "max_instances": 1,
         "scaling_threshold": 0.75,
-        "shutdown_after_seconds": shutdown_after,
+        "shutdown_after_seconds": seeded.shutdown_after,
         "revision": "0" * 40 if template == "vllm" else None,
         "cords": [
             {
@@ -291,12 +300,12 @@ def _chute(
             stamp,
         ),
     )
-    if shared_with:
+    if seeded.shared_with:
         db.execute(
             "INSERT INTO shares (chute_id, shared_by, shared_to, shared_at) VALUES (?,?,?,?)",
-            (chute_id, owner.user_id, users[shared_with].user_id, stamp.rstrip("Z")),
+            (chute_id, owner.user_id, users[seeded.shared_with].user_id, stamp.rstrip("Z")),
         )
-    if hot:
+    if seeded.hot:
         db.execute(
             "INSERT INTO instances (instance_id, chute_id, region, gpu_model_name, gpu_count,"
             " hourly_rate, miner_hotkey, active, verified, created_at, last_verified_at,"

@@ -1,7 +1,8 @@
 """SQLite storage for the sandbox: WAL mode, one connection, every write in a transaction.
 
 The server runs on one event loop and SQLite calls are short, so the connection is used
-from that loop only. Rows come back as plain dicts; JSON columns are decoded.
+from that loop only. Rows come back as plain dicts; JSON columns are decoded. The `*Row`
+types spell out what `SELECT *` gives for each table.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, TypeVar
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -110,6 +111,97 @@ CREATE TABLE IF NOT EXISTS chute_history (
 """
 
 JSON_COLUMNS = ("spec",)
+# What a column holds as sqlite3 hands it back.
+SqlValue = int | float | str | bytes | None
+
+
+class UserRow(TypedDict):
+    user_id: str
+    username: str
+    hotkey: str
+    coldkey: str
+    payment_address: str
+    permissions_bitmask: int
+    balance: float
+    logo_id: str | None
+    created_at: str
+
+
+class ApiKeyRow(TypedDict):
+    api_key_id: str
+    user_id: str
+    name: str
+    admin: int
+    key_hash: str
+    created_at: str
+
+
+class ImageRow(TypedDict):
+    image_id: str
+    user_id: str
+    name: str
+    tag: str
+    readme: str
+    public: int
+    status: str
+    logo_id: str | None
+    patch_version: str | None
+    chutes_version: str | None
+    build_log: str
+    created_at: str
+    build_started_at: str | None
+    build_completed_at: str | None
+
+
+class ChuteRow(TypedDict):
+    chute_id: str
+    user_id: str
+    name: str
+    slug: str
+    public: int
+    version: str
+    image_id: str
+    code: str
+    spec: dict[str, Any]  # decoded JSON: what the chute was deployed with
+    invocation_count: int
+    created_at: str
+    updated_at: str
+
+
+class ShareRow(TypedDict):
+    chute_id: str
+    shared_by: str
+    shared_to: str
+    shared_at: str
+
+
+class InstanceRow(TypedDict):
+    instance_id: str
+    chute_id: str
+    region: str
+    gpu_model_name: str
+    gpu_count: int
+    hourly_rate: float
+    miner_hotkey: str
+    active: int
+    verified: int
+    created_at: str
+    last_verified_at: str | None
+    verify_due: float
+    activate_due: float
+    idle_deadline: float
+    billed_from: float | None
+
+
+class LogoRow(TypedDict):
+    logo_id: str
+    user_id: str
+    content_type: str
+    data: bytes
+    created_at: str
+
+
+AnyRow = TypeVar("AnyRow", UserRow, ApiKeyRow, ImageRow, ChuteRow, ShareRow, InstanceRow, LogoRow)
 
 
 def now_iso() -> str:
@@ -122,8 +214,17 @@ def naive_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-def _row(cursor: sqlite3.Cursor, values: tuple) -> dict[str, Any]:
-    row = {column[0]: value for column, value in zip(cursor.description, values, strict=True)}
+def present(row: AnyRow | None, what: str) -> AnyRow:
+    """A row the schema's keys, or a write just made, promise; LookupError names it if not."""
+    if row is None:
+        raise LookupError(f"{what} is missing")
+    return row
+
+
+def _row(cursor: sqlite3.Cursor, values: tuple[SqlValue, ...]) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        column[0]: value for column, value in zip(cursor.description, values, strict=True)
+    }
     for key in JSON_COLUMNS:
         if isinstance(row.get(key), str):
             row[key] = json.loads(row[key])
@@ -161,53 +262,70 @@ class Store:
                 raise
             self.db.execute("COMMIT")
 
-    def one(self, sql: str, *args: Any) -> dict[str, Any] | None:
+    def one(self, sql: str, *args: object) -> dict[str, Any] | None:
         with self._lock:
             return self.db.execute(sql, args).fetchone()
 
-    def all(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+    def all(self, sql: str, *args: object) -> list[dict[str, Any]]:
         with self._lock:
             return self.db.execute(sql, args).fetchall()
 
-    def scalar(self, sql: str, *args: Any) -> Any:
+    def one_as(self, shape: type[AnyRow], sql: str, *args: object) -> AnyRow | None:
+        """The first row of a query that selects every column of the table `shape` describes."""
         with self._lock:
-            row = self.db.execute(sql, args).fetchone()
+            return self.db.execute(sql, args).fetchone()
+
+    def all_as(self, shape: type[AnyRow], sql: str, *args: object) -> list[AnyRow]:
+        """The rows of a query that selects every column of the table `shape` describes."""
+        with self._lock:
+            return self.db.execute(sql, args).fetchall()
+
+    def scalar(self, sql: str, *args: object) -> SqlValue:
+        row = self.one(sql, *args)
         return next(iter(row.values())) if row else None
 
+    def count(self, sql: str, *args: object) -> int:
+        """The number a `SELECT COUNT(*) ...` query gives."""
+        value = self.scalar(sql, *args)
+        if not isinstance(value, int):
+            raise TypeError(f"not a count: {sql}")
+        return value
+
     def is_empty(self) -> bool:
-        return not self.scalar("SELECT COUNT(*) AS n FROM users")
+        return not self.count("SELECT COUNT(*) AS n FROM users")
 
     # users
 
-    def user(self, user_id: str) -> dict[str, Any] | None:
-        return self.one("SELECT * FROM users WHERE user_id = ?", user_id)
+    def user(self, user_id: str) -> UserRow | None:
+        return self.one_as(UserRow, "SELECT * FROM users WHERE user_id = ?", user_id)
 
-    def user_by_hotkey(self, hotkey: str) -> dict[str, Any] | None:
-        return self.one("SELECT * FROM users WHERE hotkey = ?", hotkey)
+    def user_by_hotkey(self, hotkey: str) -> UserRow | None:
+        return self.one_as(UserRow, "SELECT * FROM users WHERE hotkey = ?", hotkey)
 
-    def find_user(self, id_or_name: str) -> dict[str, Any] | None:
+    def find_user(self, id_or_name: str) -> UserRow | None:
         """A user by exact id or case-insensitive name."""
-        return self.one(
+        return self.one_as(
+            UserRow,
             "SELECT * FROM users WHERE user_id = ? OR username = ? COLLATE NOCASE LIMIT 1",
             id_or_name,
             id_or_name,
         )
 
-    def api_key(self, api_key_id: str) -> dict[str, Any] | None:
-        return self.one("SELECT * FROM api_keys WHERE api_key_id = ?", api_key_id)
+    def api_key(self, api_key_id: str) -> ApiKeyRow | None:
+        return self.one_as(ApiKeyRow, "SELECT * FROM api_keys WHERE api_key_id = ?", api_key_id)
 
     # images
 
-    def image(self, image_id: str) -> dict[str, Any] | None:
-        return self.one("SELECT * FROM images WHERE image_id = ?", image_id)
+    def image(self, image_id: str) -> ImageRow | None:
+        return self.one_as(ImageRow, "SELECT * FROM images WHERE image_id = ?", image_id)
 
     def chutes_using_image(self, image_id: str) -> list[dict[str, Any]]:
         return self.all("SELECT chute_id, name FROM chutes WHERE image_id = ?", image_id)
 
     # chutes
 
-    def chute(self, chute_id: str) -> dict[str, Any] | None:
-        return self.one("SELECT * FROM chutes WHERE chute_id = ?", chute_id)
+    def chute(self, chute_id: str) -> ChuteRow | None:
+        return self.one_as(ChuteRow, "SELECT * FROM chutes WHERE chute_id = ?", chute_id)
 
     def shared_with(self, chute_id: str, user_id: str) -> bool:
         return bool(
@@ -218,24 +336,28 @@ class Store:
             )
         )
 
-    def instances(self, chute_id: str) -> list[dict[str, Any]]:
-        return self.all(
+    def instances(self, chute_id: str) -> list[InstanceRow]:
+        return self.all_as(
+            InstanceRow,
             "SELECT * FROM instances WHERE chute_id = ? ORDER BY created_at, instance_id",
             chute_id,
         )
 
-    def instances_for(self, chute_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    def instances_for(self, chute_ids: list[str]) -> dict[str, list[InstanceRow]]:
         """Instances of many chutes in one query, keyed by chute id."""
-        found: dict[str, list[dict[str, Any]]] = {chute_id: [] for chute_id in chute_ids}
+        found: dict[str, list[InstanceRow]] = {chute_id: [] for chute_id in chute_ids}
         if not chute_ids:
             return found
         marks = ",".join("?" * len(chute_ids))
-        for row in self.all(
+        for row in self.all_as(
+            InstanceRow,
             f"SELECT * FROM instances WHERE chute_id IN ({marks}) ORDER BY created_at",
             *chute_ids,
         ):
             found[row["chute_id"]].append(row)
         return found
 
-    def instance(self, instance_id: str) -> dict[str, Any] | None:
-        return self.one("SELECT * FROM instances WHERE instance_id = ?", instance_id)
+    def instance(self, instance_id: str) -> InstanceRow | None:
+        return self.one_as(
+            InstanceRow, "SELECT * FROM instances WHERE instance_id = ?", instance_id
+        )

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import re
 import time
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from chutes_tui.client.models import ChuteUpdate, ShareRequest
-from chutes_tui.sandbox.auth import Caller, caller
+from chutes_tui.sandbox.auth import caller
 from chutes_tui.sandbox.context import MAX_LIMIT, MAX_PAGE, parse_body, sandbox
 from chutes_tui.sandbox.lookup import chute_visible, find_chute, find_owned_chute
-from chutes_tui.sandbox.storage import naive_iso, now_iso
+from chutes_tui.sandbox.storage import ChuteRow, UserRow, naive_iso, now_iso, present
 
 router = APIRouter()
 NOT_FOUND = "Chute not found, or does not belong to you"
@@ -31,9 +32,10 @@ async def list_chutes(
     page: int = Query(0, ge=0, le=MAX_PAGE),
     limit: int = Query(25, ge=0, le=MAX_LIMIT),
     include_schemas: bool = False,
-    user: Caller = Depends(caller("chutes", required=False)),
-) -> dict:
+    user: UserRow | None = Depends(caller("chutes", required=False)),
+) -> dict[str, Any]:
     box = sandbox(request)
+    args: list[str]
     if user is None:
         where, args = ["(public = 1 OR name LIKE '%/affine%')"], []
     elif include_public:
@@ -54,8 +56,9 @@ async def list_chutes(
         where.append("json_extract(spec, '$.standard_template') = ?")
         args.append(template)
     clause = " AND ".join(where)
-    total = box.store.scalar(f"SELECT COUNT(*) AS n FROM chutes WHERE {clause}", *args)
-    rows = box.store.all(
+    total = box.store.count(f"SELECT COUNT(*) AS n FROM chutes WHERE {clause}", *args)
+    rows = box.store.all_as(
+        ChuteRow,
         f"SELECT * FROM chutes WHERE {clause}"
         " ORDER BY invocation_count DESC, created_at DESC LIMIT ? OFFSET ?",
         *args,
@@ -64,7 +67,8 @@ async def list_chutes(
     )
     render = box.renderer()
     instances = box.store.instances_for([row["chute_id"] for row in rows])
-    items, cord_refs = [], {}
+    items: list[dict[str, Any]] = []
+    cord_refs: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         item = render.chute(row, instances[row["chute_id"]], listing=True)
         if item["cord_ref_id"] not in cord_refs:
@@ -75,7 +79,7 @@ async def list_chutes(
 
 @router.get("/chutes/code/{chute_id}")
 async def chute_code(
-    request: Request, chute_id: str, user: Caller = Depends(caller("chutes"))
+    request: Request, chute_id: str, user: UserRow = Depends(caller("chutes"))
 ) -> PlainTextResponse:
     box = sandbox(request)
     chute = box.store.chute(chute_id)
@@ -84,7 +88,7 @@ async def chute_code(
     return PlainTextResponse(chute["code"])
 
 
-async def _share_target(request: Request, user: Caller) -> tuple[dict, dict]:
+async def _share_target(request: Request, user: UserRow) -> tuple[ChuteRow, UserRow | None]:
     box = sandbox(request)
     body = await parse_body(request, ShareRequest)
     chute = find_owned_chute(box.store, body.chute_id_or_name, user)
@@ -97,7 +101,7 @@ async def _share_target(request: Request, user: Caller) -> tuple[dict, dict]:
 
 
 @router.post("/chutes/share")
-async def share(request: Request, user: Caller = Depends(caller())) -> dict:
+async def share(request: Request, user: UserRow = Depends(caller())) -> dict[str, str]:
     chute, target = await _share_target(request, user)
     if chute["public"]:
         raise HTTPException(400, "Chute is public, no need to share.")
@@ -118,7 +122,7 @@ async def share(request: Request, user: Caller = Depends(caller())) -> dict:
 
 
 @router.post("/chutes/unshare")
-async def unshare(request: Request, user: Caller = Depends(caller())) -> dict:
+async def unshare(request: Request, user: UserRow = Depends(caller())) -> dict[str, str]:
     chute, target = await _share_target(request, user)
     if target is None:
         raise HTTPException(404, "Could not find target user to share with")
@@ -135,8 +139,8 @@ async def unshare(request: Request, user: Caller = Depends(caller())) -> dict:
 
 @router.get("/chutes/{ref:path}")
 async def get_chute(
-    request: Request, ref: str, user: Caller = Depends(caller("chutes", required=False))
-) -> dict:
+    request: Request, ref: str, user: UserRow | None = Depends(caller("chutes", required=False))
+) -> dict[str, Any]:
     box = sandbox(request)
     chute = find_chute(box.store, ref, user)
     if chute is None:
@@ -145,7 +149,9 @@ async def get_chute(
 
 
 @router.put("/chutes/{ref:path}")
-async def update_chute(request: Request, ref: str, user: Caller = Depends(caller())) -> dict:
+async def update_chute(
+    request: Request, ref: str, user: UserRow = Depends(caller())
+) -> dict[str, Any]:
     box = sandbox(request)
     body = await parse_body(request, ChuteUpdate)
     chute = find_chute(box.store, ref, user)
@@ -162,14 +168,15 @@ async def update_chute(request: Request, ref: str, user: Caller = Depends(caller
             "UPDATE chutes SET spec = ?, updated_at = ? WHERE chute_id = ?",
             (json.dumps(spec), now_iso(), chute["chute_id"]),
         )
-    chute = box.store.chute(chute["chute_id"])
-    return box.renderer().chute(chute, box.store.instances(chute["chute_id"]))
+    chute_id = chute["chute_id"]
+    updated = present(box.store.chute(chute_id), f"chute {chute_id}")
+    return box.renderer().chute(updated, box.store.instances(chute_id))
 
 
 @router.delete("/chutes/{ref:path}")
 async def delete_chute(
-    request: Request, ref: str, user: Caller = Depends(caller("chutes"))
-) -> dict:
+    request: Request, ref: str, user: UserRow = Depends(caller("chutes"))
+) -> dict[str, Any]:
     box = sandbox(request)
     if not UUID_RE.match(ref):
         raise HTTPException(400, "Must use chute UUID to delete.")

@@ -11,6 +11,7 @@ import ipaddress
 import math
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, field_validator
@@ -51,13 +52,13 @@ def _loopback_only(request: Request, refusal: str = CLOCK_REFUSAL) -> None:
 
 
 @router.get("/clock")
-async def read_clock(request: Request) -> dict:
+async def read_clock(request: Request) -> dict[str, Any]:
     _loopback_only(request)
     return sandbox(request).settings.clock.state()
 
 
 @router.post("/clock")
-async def change_clock(request: Request) -> dict:
+async def change_clock(request: Request) -> dict[str, Any]:
     _loopback_only(request)
     change = await parse_body(request, ClockChange)
     clock = sandbox(request).settings.clock
@@ -71,7 +72,7 @@ async def change_clock(request: Request) -> dict:
 
 
 @router.get("/credentials")
-async def read_credentials(request: Request, user: str = "demo") -> dict:
+async def read_credentials(request: Request, user: str = "demo") -> dict[str, str]:
     """A user's derived credentials, and the database they come from (absolute, or
     `:memory:`), so `sandbox config --url` prints keys that open this sandbox."""
     _loopback_only(request, CREDENTIALS_REFUSAL)

@@ -9,15 +9,16 @@ import secrets
 import string
 import time
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from chutes_tui.client.models import DeployRequest
 from chutes_tui.core import pricing
-from chutes_tui.sandbox.auth import Caller, caller
+from chutes_tui.sandbox.auth import caller
 from chutes_tui.sandbox.context import Sandbox, parse_body, sandbox
 from chutes_tui.sandbox.lookup import chute_uid, find_image
-from chutes_tui.sandbox.storage import now_iso
+from chutes_tui.sandbox.storage import ChuteRow, UserRow, now_iso, present
 
 router = APIRouter()
 
@@ -40,7 +41,7 @@ LOW_BALANCE = (
 )
 
 
-def _has(user: dict, bit: int) -> bool:
+def _has(user: UserRow, bit: int) -> bool:
     return bool(user["permissions_bitmask"] & (1 << bit))
 
 
@@ -77,8 +78,8 @@ def _field_problem(body: DeployRequest) -> str | None:
 
 @router.post("/chutes/")
 async def deploy(
-    request: Request, accept_fee: bool = False, user: Caller = Depends(caller())
-) -> dict:
+    request: Request, accept_fee: bool = False, user: UserRow = Depends(caller())
+) -> dict[str, Any]:
     box = sandbox(request)
     settings = box.settings
     table = settings.gpu_table
@@ -93,7 +94,7 @@ async def deploy(
             f" address: {user['payment_address']}",
         )
     if settings.history_limit:
-        recent = box.store.scalar(
+        recent = box.store.count(
             "SELECT COUNT(*) AS n FROM chute_history WHERE user_id = ? AND at > ?",
             user["user_id"],
             time.time() - 86400,
@@ -116,7 +117,8 @@ async def deploy(
         raise HTTPException(409, "Chute cannot be public when image is not public!")
 
     version = str(uuid.uuid5(uuid.NAMESPACE_OID, f"{image['image_id']}:{body.code}"))
-    existing = box.store.one(
+    existing = box.store.one_as(
+        ChuteRow,
         "SELECT * FROM chutes WHERE user_id = ? AND name = ? COLLATE NOCASE",
         user["user_id"],
         body.name,
@@ -201,6 +203,6 @@ async def deploy(
             db.execute(
                 "UPDATE users SET balance = balance - ? WHERE user_id = ?", (fee, user["user_id"])
             )
-    chute = box.store.chute(chute_id)
+    chute = present(box.store.chute(chute_id), f"chute {chute_id}")
     box.sim.redeploy(chute)
     return box.renderer().chute(chute, box.store.instances(chute_id), image=image)

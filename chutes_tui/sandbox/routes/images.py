@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from chutes_tui.sandbox.auth import Caller, caller
+from chutes_tui.sandbox.auth import caller
 from chutes_tui.sandbox.context import MAX_LIMIT, MAX_PAGE, Sandbox, sandbox
 from chutes_tui.sandbox.lookup import find_image
+from chutes_tui.sandbox.storage import ImageRow, UserRow
 
 router = APIRouter()
 NOT_FOUND = "Image not found, or does not belong to you"
@@ -27,11 +29,11 @@ async def list_images(
     tag: str | None = None,
     page: int = Query(0, ge=0, le=MAX_PAGE),
     limit: int = Query(25, ge=0, le=MAX_LIMIT),
-    user: Caller = Depends(caller("images")),
-) -> dict:
+    user: UserRow = Depends(caller("images")),
+) -> dict[str, Any]:
     box = sandbox(request)
     where = ["(user_id = ?" + (" OR public = 1)" if include_public else ")")]
-    args: list = [user["user_id"]]
+    args = [user["user_id"]]
     if name:
         where.append("name LIKE ?")
         args.append(f"%{name}%")
@@ -39,8 +41,9 @@ async def list_images(
         where.append("tag LIKE ?")
         args.append(f"%{tag}%")
     clause = " AND ".join(where)
-    total = box.store.scalar(f"SELECT COUNT(*) AS n FROM images WHERE {clause}", *args)
-    rows = box.store.all(
+    total = box.store.count(f"SELECT COUNT(*) AS n FROM images WHERE {clause}", *args)
+    rows = box.store.all_as(
+        ImageRow,
         f"SELECT * FROM images WHERE {clause} ORDER BY created_at DESC, image_id LIMIT ? OFFSET ?",
         *args,
         limit,
@@ -76,13 +79,13 @@ async def _build_events(box: Sandbox, image_id: str, offset: int) -> AsyncIterat
         yield ".\n"
 
 
-@router.get("/images/{image_id}/logs")
+@router.get("/images/{image_id}/logs", response_model=None)
 async def image_logs(
     request: Request,
     image_id: str,
     offset: str | None = None,
-    user: Caller = Depends(caller("images", required=False)),
-):
+    user: UserRow | None = Depends(caller("images", required=False)),
+) -> PlainTextResponse | StreamingResponse:
     box = sandbox(request)
     image = box.store.image(image_id)
     if image is None or not (image["public"] or (user and image["user_id"] == user["user_id"])):
@@ -99,7 +102,9 @@ async def image_logs(
 
 
 @router.get("/images/{ref:path}")
-async def get_image(request: Request, ref: str, user: Caller = Depends(caller("images"))) -> dict:
+async def get_image(
+    request: Request, ref: str, user: UserRow = Depends(caller("images"))
+) -> dict[str, Any]:
     box = sandbox(request)
     image = find_image(box.store, ref, user)
     if image is None:
@@ -109,8 +114,8 @@ async def get_image(request: Request, ref: str, user: Caller = Depends(caller("i
 
 @router.delete("/images/{ref:path}")
 async def delete_image(
-    request: Request, ref: str, user: Caller = Depends(caller("images"))
-) -> dict:
+    request: Request, ref: str, user: UserRow = Depends(caller("images"))
+) -> dict[str, Any]:
     box = sandbox(request)
     image = find_image(box.store, ref, user)
     if image is None or image["user_id"] != user["user_id"]:

@@ -8,13 +8,15 @@ import math
 import time
 from collections.abc import AsyncIterator
 from json.encoder import encode_basestring_ascii
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
-from chutes_tui.sandbox.auth import Caller, caller
+from chutes_tui.sandbox.auth import caller
 from chutes_tui.sandbox.context import Sandbox, sandbox
 from chutes_tui.sandbox.lookup import find_chute
+from chutes_tui.sandbox.storage import InstanceRow, UserRow, present
 
 router = APIRouter()
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -23,7 +25,7 @@ COLD_EVERY = 5.0
 KEEPALIVE = 1.0
 
 
-def _hot(instances: list[dict]) -> list[dict]:
+def _hot(instances: list[InstanceRow]) -> list[InstanceRow]:
     return [row for row in instances if row["active"] and row["verified"]]
 
 
@@ -48,10 +50,10 @@ async def _warmup_events(box: Sandbox, chute_id: str) -> AsyncIterator[str]:
             yield _warmup_line("cold", "waiting for instances ...")
 
 
-@router.get("/chutes/warmup/{ref:path}")
+@router.get("/chutes/warmup/{ref:path}", response_model=None)
 async def warmup(
-    request: Request, ref: str, quick: bool = False, user: Caller = Depends(caller("chutes"))
-):
+    request: Request, ref: str, quick: bool = False, user: UserRow = Depends(caller("chutes"))
+) -> StreamingResponse | dict[str, Any]:
     box = sandbox(request)
     chute = find_chute(box.store, ref, user)
     if chute is None:
@@ -89,7 +91,7 @@ async def warmup(
     }
 
 
-def _event(payload: dict) -> str:
+def _event(payload: dict[str, str]) -> str:
     return f"data: {json.dumps(payload)}\n\n"
 
 
@@ -137,15 +139,15 @@ async def instance_logs(
     request: Request,
     instance_id: str,
     backfill: int = 100,
-    user: Caller = Depends(caller("logs")),
-):
+    user: UserRow = Depends(caller("logs")),
+) -> StreamingResponse:
     box = sandbox(request)
     instance = box.store.instance(instance_id)
     if instance is None:
         raise HTTPException(404, "Instance not found.")
     if not 0 <= backfill <= 10000:
         raise HTTPException(400, "`backfill` must be between 0 and 10000 (lines of logs)")
-    chute = box.store.chute(instance["chute_id"])
+    chute = present(box.store.chute(instance["chute_id"]), f"chute {instance['chute_id']}")
     allowed = chute["user_id"] == user["user_id"] or box.store.shared_with(
         chute["chute_id"], user["user_id"]
     )

@@ -13,9 +13,9 @@ from email.policy import HTTP
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 
-from chutes_tui.sandbox.auth import Caller, caller
+from chutes_tui.sandbox.auth import caller
 from chutes_tui.sandbox.context import sandbox
-from chutes_tui.sandbox.storage import now_iso
+from chutes_tui.sandbox.storage import LogoRow, UserRow, now_iso
 
 router = APIRouter()
 SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"RIFF")
@@ -30,12 +30,13 @@ def _logo_part(content_type: str, body: bytes) -> tuple[str, bytes]:
         raise HTTPException(400, "Expected a multipart body with a `logo` file")
     for part in message.iter_parts():
         if part.get_param("name", header="content-disposition") == "logo":
-            return part.get_content_type(), part.get_payload(decode=True) or b""
+            payload = part.get_payload(decode=True)  # None for a nested multipart
+            return part.get_content_type(), payload if isinstance(payload, bytes) else b""
     raise HTTPException(422, "Missing the `logo` file field")
 
 
 @router.post("/logos/")
-async def upload(request: Request, user: Caller = Depends(caller())) -> dict:
+async def upload(request: Request, user: UserRow = Depends(caller())) -> dict[str, str]:
     kind, data = _logo_part(request.headers.get("content-type", ""), await request.body())
     if not kind.startswith("image/"):
         raise HTTPException(400, "Uploaded logo is not an image!")
@@ -54,7 +55,7 @@ async def upload(request: Request, user: Caller = Depends(caller())) -> dict:
 @router.get("/logos/{name}")
 async def fetch(request: Request, name: str) -> Response:
     logo_id, _, extension = name.rpartition(".")
-    row = sandbox(request).store.one("SELECT * FROM logos WHERE logo_id = ?", logo_id)
+    row = sandbox(request).store.one_as(LogoRow, "SELECT * FROM logos WHERE logo_id = ?", logo_id)
     if row is None or extension not in ("webp", "png"):
         raise HTTPException(404, f"Logo not found: {logo_id or name}")
     return Response(row["data"], media_type=row["content_type"])

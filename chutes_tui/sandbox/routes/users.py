@@ -3,36 +3,41 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from chutes_tui.client.models import Share
 from chutes_tui.core import pricing
-from chutes_tui.sandbox.auth import Caller, caller
+from chutes_tui.sandbox.auth import caller
 from chutes_tui.sandbox.context import sandbox
+from chutes_tui.sandbox.storage import ShareRow, UserRow
 
 router = APIRouter()
 USERNAME_RE = re.compile(r"^[a-zA-Z0-9_-]{3,15}$")
 
 
 @router.get("/users/me")
-async def me(request: Request, user: Caller = Depends(caller("me"))) -> dict:
+async def me(request: Request, user: UserRow = Depends(caller("me"))) -> dict[str, Any]:
     box = sandbox(request)
     return box.renderer().me(user, box.sim.effective_balance(user))
 
 
 @router.get("/users/name_check")
-async def name_check(request: Request, username: str) -> dict:
+async def name_check(request: Request, username: str) -> dict[str, bool]:
     valid = bool(USERNAME_RE.match(username))
     taken = valid and sandbox(request).store.find_user(username) is not None
     return {"valid": valid, "available": valid and not taken}
 
 
 @router.get("/users/{user_id}/shares")
-async def shares(request: Request, user_id: str, user: Caller = Depends(caller())) -> list:
+async def shares(
+    request: Request, user_id: str, user: UserRow = Depends(caller())
+) -> list[dict[str, Any]]:
     if user_id not in ("me", user["user_id"]):
         raise HTTPException(403, "This action can only be performed by billing admin accounts.")
-    rows = sandbox(request).store.all(
+    rows = sandbox(request).store.all_as(
+        ShareRow,
         "SELECT chute_id, shared_by, shared_to, shared_at FROM shares WHERE shared_by = ?"
         " ORDER BY shared_at DESC",
         user["user_id"],
@@ -41,7 +46,7 @@ async def shares(request: Request, user_id: str, user: Caller = Depends(caller()
 
 
 @router.get("/pricing")
-async def prices(request: Request) -> dict:
+async def prices(request: Request) -> dict[str, Any]:
     settings = sandbox(request).settings
     unit = settings.gpu_table.max_rate
     return {
@@ -56,5 +61,5 @@ async def prices(request: Request) -> dict:
 
 
 @router.get("/nodes/supported")
-async def supported(request: Request) -> dict:
+async def supported(request: Request) -> dict[str, Any]:
     return sandbox(request).settings.gpu_table.raw()
