@@ -15,8 +15,13 @@ import pytest
 
 from tests.conftest import Sandbox
 
-# The parser declares the deploy flags from core.deploy_options, for every command.
-ALLOWED_FROM_CORE = {"chutes_tui.core", "chutes_tui.core.deploy_options"}
+# The parser declares the deploy flags from core.deploy_options, for every command; the
+# config reads where the SDK's config.ini lives from core.locations (paths only).
+ALLOWED_FROM_CORE = {
+    "chutes_tui.core",
+    "chutes_tui.core.deploy_options",
+    "chutes_tui.core.locations",
+}
 NEVER = (
     "pydantic",
     "pydantic_core",
