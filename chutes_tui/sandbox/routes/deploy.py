@@ -6,6 +6,7 @@ import ast
 import json
 import re
 import secrets
+import sqlite3
 import string
 import time
 import uuid
@@ -52,6 +53,24 @@ def slug_for(box: Sandbox, username: str, name: str) -> str:
         suffix = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(5))
         slug = f"{slug[:52]}-{suffix}"
     return slug
+
+
+def _charge(db: sqlite3.Connection, user: UserRow, fee: float) -> bool:
+    """Take `fee` if the balance, as it is now, exceeds it; the platform refuses `<=`.
+
+    One conditional update, so concurrent deploys cannot all pass on one stale balance.
+    """
+    cursor = db.execute(
+        "UPDATE users SET balance = balance - ? WHERE user_id = ? AND balance > ?",
+        (fee, user["user_id"], fee),
+    )
+    return cursor.rowcount == 1
+
+
+def _low_balance(db: sqlite3.Connection, user: UserRow, fee: float) -> str:
+    row = db.execute("SELECT balance FROM users WHERE user_id = ?", (user["user_id"],)).fetchone()
+    balance = row["balance"] if row else user["balance"]
+    return LOW_BALANCE.format(fee=fee, balance=balance, address=user["payment_address"])
 
 
 def _field_problem(body: DeployRequest) -> str | None:
@@ -199,10 +218,8 @@ async def deploy(
             "INSERT INTO chute_history (user_id, chute_id, action, at) VALUES (?, ?, ?, ?)",
             (user["user_id"], chute_id, "update" if existing else "create", time.time()),
         )
-        if fee:
-            db.execute(
-                "UPDATE users SET balance = balance - ? WHERE user_id = ?", (fee, user["user_id"])
-            )
+        if not free and not _charge(db, user, fee):
+            raise HTTPException(402, _low_balance(db, user, fee))
     chute = present(box.store.chute(chute_id), f"chute {chute_id}")
     box.sim.redeploy(chute)
     return box.renderer().chute(chute, box.store.instances(chute_id), image=image)

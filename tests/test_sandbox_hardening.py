@@ -1,0 +1,64 @@
+"""The sandbox holds up against hostile or careless clients: races, hangs, odd bodies."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import body_bytes, deploy_body, running_sandbox
+
+HANG_GUARD = 60.0  # catches a hang; not a timing budget
+
+
+def set_balance(db_path: Path, username: str, balance: float) -> None:
+    db = sqlite3.connect(db_path)
+    with db:
+        db.execute("UPDATE users SET balance = ? WHERE username = ?", (balance, username))
+    db.close()
+
+
+def balance_of(box, username: str) -> float:
+    return box.query("SELECT balance FROM users WHERE username = ?", username)[0]["balance"]
+
+
+def test_concurrent_deploys_never_overspend_the_balance(tmp_path):
+    fee, covered, attempts = 0.6000000000000001, 5, 12
+    with running_sandbox(tmp_path, history_limit=0) as box:
+        start = covered * fee + 0.1  # the platform refuses a balance equal to the fee
+        set_balance(box.db_path, "demo", start)
+        headers = {**box.users["demo"].key_headers(), "Content-Type": "application/json"}
+        bodies = [body_bytes(deploy_body(name=f"race-{n}")) for n in range(attempts)]
+        statuses: list[int] = []
+        gate = threading.Barrier(attempts)
+
+        def slow_body(raw: bytes) -> Iterator[bytes]:
+            """Half the body, then the rest once every deploy has sent its half: each
+            request is then authenticated and waiting for its body at the same time."""
+            yield raw[: len(raw) // 2]
+            gate.wait()
+            time.sleep(0.3)  # lets the server take in every half first; not a timing budget
+            yield raw[len(raw) // 2 :]
+
+        def deploy(raw: bytes) -> None:
+            sized = {**headers, "Content-Length": str(len(raw))}
+            with httpx.Client(base_url=box.url, timeout=HANG_GUARD) as http:
+                reply = http.post("/chutes/?accept_fee=true", content=slow_body(raw), headers=sized)
+                statuses.append(reply.status_code)
+
+        threads = [threading.Thread(target=deploy, args=(raw,)) for raw in bodies]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(HANG_GUARD)
+        assert sorted(statuses) == [200] * covered + [402] * (attempts - covered)
+        end = balance_of(box, "demo")
+        assert end >= 0
+        assert start - end == pytest.approx(covered * fee)
+        made = box.query("SELECT COUNT(*) AS n FROM chutes WHERE name LIKE 'race-%'")[0]["n"]
+        assert made == covered
