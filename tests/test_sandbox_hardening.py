@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -12,6 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import body_bytes, deploy_body, running_sandbox
+from tests.sandbox_process import sandbox_process
 
 HANG_GUARD = 60.0  # catches a hang; not a timing budget
 
@@ -62,3 +65,22 @@ def test_concurrent_deploys_never_overspend_the_balance(tmp_path):
         assert start - end == pytest.approx(covered * fee)
         made = box.query("SELECT COUNT(*) AS n FROM chutes WHERE name LIKE 'race-%'")[0]["n"]
         assert made == covered
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
+def test_an_abandoned_socketio_handshake_does_not_hold_up_shutdown(tmp_path, signal_number):
+    pytest.importorskip("socketio")
+    with sandbox_process(tmp_path) as server:
+        handshake = httpx.get(
+            f"{server.url}/socket.io/?EIO=4&transport=polling", timeout=HANG_GUARD
+        )
+        assert handshake.status_code == 200  # a session the client never polls again
+        assert server.process is not None
+        server.process.send_signal(signal_number)
+        try:
+            code = server.process.wait(HANG_GUARD)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait(10)
+            pytest.fail("the sandbox ignored the signal with a Socket.IO session open")
+        assert code in (0, -signal_number, 128 + signal_number, 130), code

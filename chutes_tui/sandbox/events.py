@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -21,12 +22,19 @@ if TYPE_CHECKING:
     from chutes_tui.sandbox.storage import InstanceRow
 
 EVENT = "events"
+SHUTDOWN_WAIT = 2.0  # seconds any one shutdown step may take, whatever clients do
 log = logging.getLogger("chutes_tui.sandbox.events")
 
 
 def config_id(instance_id: str) -> str:
     """A stable launch-config id for an instance."""
     return str(uuid.uuid5(uuid.NAMESPACE_OID, instance_id))
+
+
+async def _bounded(step: Awaitable[Any]) -> None:
+    """Wait for one shutdown step, at most `SHUTDOWN_WAIT`; whatever it raises is dropped."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(step, SHUTDOWN_WAIT)
 
 
 class Events:
@@ -54,10 +62,11 @@ class Events:
         self._loop = asyncio.get_running_loop()
 
     async def hang_up(self) -> None:
-        """Disconnect every client, ending open long-polls."""
+        """Disconnect every client, ending open long-polls; a client that never polls
+        again (so never takes its close packet) is dropped after `SHUTDOWN_WAIT`."""
         if self.server is not None and self.server.eio.sockets:
-            with contextlib.suppress(Exception):
-                await self.server.eio.disconnect()
+            await _bounded(self.server.eio.disconnect())
+            self.server.eio.sockets.clear()
 
     async def close(self) -> None:
         """Drop unsent events and stop the server's background tasks."""
@@ -65,10 +74,9 @@ class Events:
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _bounded(asyncio.gather(*tasks, return_exceptions=True))
         if self.server is not None:
-            with contextlib.suppress(Exception):
-                await self.server.shutdown()
+            await _bounded(self.server.shutdown())
 
     def emit(self, reason: str, message: str, data: dict[str, Any]) -> None:
         """Queue a broadcast; safe from any thread, a no-op when not serving."""
