@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -31,10 +31,10 @@ def config_id(instance_id: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_OID, instance_id))
 
 
-async def _bounded(step: Awaitable[Any]) -> None:
-    """Wait for one shutdown step, at most `SHUTDOWN_WAIT`; whatever it raises is dropped."""
+async def _bounded(step: Callable[[], Awaitable[Any]]) -> None:
+    """Run one shutdown step for at most `SHUTDOWN_WAIT`; whatever it raises is dropped."""
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(step, SHUTDOWN_WAIT)
+        await asyncio.wait_for(step(), SHUTDOWN_WAIT)
 
 
 class Events:
@@ -65,7 +65,7 @@ class Events:
         """Disconnect every client, ending open long-polls; a client that never polls
         again (so never takes its close packet) is dropped after `SHUTDOWN_WAIT`."""
         if self.server is not None and self.server.eio.sockets:
-            await _bounded(self.server.eio.disconnect())
+            await _bounded(lambda: self.server.eio.disconnect())
             self.server.eio.sockets.clear()
 
     async def close(self) -> None:
@@ -74,9 +74,9 @@ class Events:
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        await _bounded(asyncio.gather(*tasks, return_exceptions=True))
+        await _bounded(lambda: asyncio.gather(*tasks, return_exceptions=True))
         if self.server is not None:
-            await _bounded(self.server.shutdown())
+            await _bounded(lambda: self.server.shutdown())
 
     def emit(self, reason: str, message: str, data: dict[str, Any]) -> None:
         """Queue a broadcast; safe from any thread, a no-op when not serving."""
