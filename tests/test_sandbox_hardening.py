@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -84,3 +85,14 @@ def test_an_abandoned_socketio_handshake_does_not_hold_up_shutdown(tmp_path, sig
             server.process.wait(10)
             pytest.fail("the sandbox ignored the signal with a Socket.IO session open")
         assert code in (0, -signal_number, 128 + signal_number, 130), code
+
+
+def test_a_connection_that_sends_half_a_request_is_closed(box):
+    host, port = box.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=HANG_GUARD) as sock:
+        sock.sendall(b"GET /users/name_check?user")
+        try:
+            received = sock.recv(4096)
+        except TimeoutError:
+            pytest.fail("the server kept a half-sent request open")
+        assert received == b""

@@ -8,7 +8,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from chutes_tui.sandbox.app import create_app
 from chutes_tui.sandbox.events import Events
@@ -24,6 +26,54 @@ def bind(host: str, port: int) -> socket.socket:
     sock.bind((host, port))
     sock.listen(128)
     return sock
+
+
+HEAD_TIMEOUT = 10.0  # seconds a client may take to send a request's line and headers
+KEEP_ALIVE = 5  # seconds an idle keep-alive connection stays open
+MAX_HEAD_BYTES = 64 * 1024  # a request line and headers larger than this are a 400
+
+
+class _H11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, plus a deadline for the request head: uvicorn has none, so a
+    client that sends half a request line would otherwise hold its connection forever."""
+
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._await_head()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._between_requests():
+            self._await_head()  # a partial head: the deadline set when it began still holds
+        else:
+            self._head_arrived()
+
+    def handle_websocket_upgrade(self, event: h11.Request) -> None:
+        self._head_arrived()
+        super().handle_websocket_upgrade(event)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._head_arrived()
+        super().connection_lost(exc)
+
+    def _between_requests(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def _await_head(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(HEAD_TIMEOUT, self._head_overdue)
+
+    def _head_arrived(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_overdue(self) -> None:
+        self._head_timer = None
+        if self._between_requests() and not self.transport.is_closing():
+            self.transport.close()
 
 
 class _Server(uvicorn.Server):
@@ -65,6 +115,9 @@ def _server(
         log_level="warning" if quiet else "info",
         access_log=not quiet,
         timeout_graceful_shutdown=1,
+        http=_H11Protocol,
+        timeout_keep_alive=KEEP_ALIVE,
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         lifespan="on",
         ws="auto",  # websockets if installed, else wsproto; Socket.IO falls back to polling
     )
