@@ -58,6 +58,8 @@ class RecordingUI:
     wait_hint: str = "wait with the recorder"
     messages: list[str] = field(default_factory=list)
     confirmed: list[DeployPlan] = field(default_factory=list)
+    fee_answer: bool = False
+    fees_asked: list[float] = field(default_factory=list)
 
     def progress(self, message: str) -> None:
         self.messages.append(message)
@@ -65,6 +67,10 @@ class RecordingUI:
     async def confirm(self, plan: DeployPlan) -> bool:
         self.confirmed.append(plan)
         return self.answer
+
+    async def confirm_fee(self, plan: DeployPlan, amount: float) -> bool:
+        self.fees_asked.append(amount)
+        return self.fee_answer
 
 
 def options(**changes: Any) -> DeployOptions:

@@ -30,6 +30,7 @@ from chutes_tui.client.errors import (
     ClientClosed,
     ConfigError,
     NotFound,
+    PaymentRequired,
     RateLimited,
     ServerError,
     StreamBroken,
@@ -79,6 +80,37 @@ class LogHistory(list[str]):
 
 class DeployOutcomeUnknown(ServerError):
     """The deploy was sent but its reply was lost, and reading back could not settle it."""
+
+
+# "... which for this configuration is: $3.0\n To acknowledge ...": the amount, as the
+# server rounded it (tolerating "$ 1,234.5" and an exponent).
+FEE_NOTICE_AMOUNT_RE = re.compile(
+    r"configuration\s+is:?\s*\$\s*([0-9][0-9,]*(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)"
+)
+
+
+class FeeNotice(PaymentRequired):
+    """A 402 deployment fee notice: the server wrote nothing and asks to accept `amount` USD."""
+
+    def __init__(self, message: str, amount: float) -> None:
+        super().__init__(message, 402)
+        self.amount = amount
+
+    @classmethod
+    def from_refusal(cls, refusal: PaymentRequired) -> FeeNotice | None:
+        """The notice in a 402, or None when it is another refusal or names no amount."""
+        if "DEPLOYMENT FEE NOTICE" not in refusal.message.upper():
+            return None
+        match = FEE_NOTICE_AMOUNT_RE.search(refusal.message)
+        if match is None:
+            return None
+        try:
+            amount = float(match.group(1).replace(",", ""))
+        except ValueError:
+            return None
+        if amount == float("inf"):  # "1e999": no amount anyone could accept
+            return None
+        return cls(refusal.message, amount)
 
 
 def is_uuid(text: str) -> bool:
@@ -417,7 +449,10 @@ class ChutesClient:
         return await self._model(models.Deleted, "DELETE", f"/chutes/{chute_id}", purpose="chutes")
 
     async def deploy(self, body: dict[str, Any], accept_fee: bool = False) -> models.Chute:
-        """`POST /chutes/` exactly once; a lost reply is settled by reading the chute back."""
+        """`POST /chutes/` exactly once; a lost reply is settled by reading the chute back.
+
+        A fee notice (402 without `accept_fee`, nothing written) raises `FeeNotice`.
+        """
         params = {"accept_fee": str(bool(accept_fee)).lower()}
         try:
             return await self._model(
@@ -429,6 +464,11 @@ class ChutesClient:
                 headers=SDK_VERSION_HEADER,
                 timeout=self._stream_timeout,
             )
+        except PaymentRequired as refusal:
+            notice = None if accept_fee else FeeNotice.from_refusal(refusal)
+            if notice is None:
+                raise
+            raise notice from None
         except (TimedOut, Unreachable) as lost:
             if isinstance(lost, Unreachable) and not lost.sent:
                 raise  # never connected: nothing was sent

@@ -2,9 +2,12 @@
 
 The flow talks to its caller only through `DeployUI` (confirm and progress), so the
 dashboard answers with screens and the headless mode with flags. Nothing that could
-deploy is sent before the caller has seen the fee and said yes: the fee is computed here,
-never probed with a request (a chute that exists, or a free account, gets no 402 notice,
-so a probe would deploy).
+deploy is sent before the caller has seen the fee and said yes. The fee shown is an
+estimate from the server's own prices (`GET /nodes/supported`, the packaged table when it
+does not answer); the server's formula is its own, so the deploy goes out first without
+`accept_fee`: a new chute then comes back as a 402 fee notice that writes nothing, and
+`accept_fee=true` is sent only for the amount the user accepted, to the cent. A deploy
+that needs no fee (an update) succeeds on that first request.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from chutes_tui.client.api import ChutesClient
+from chutes_tui.client.api import ChutesClient, FeeNotice
 from chutes_tui.client.errors import ChutesError, ExitCode, NotFound
 from chutes_tui.client.models import Chute, NodeSelector
 from chutes_tui.core import pricing
@@ -30,6 +33,9 @@ from chutes_tui.core.chute_import import (
 from chutes_tui.core.deploy_options import OPTIONS
 
 __all__ = ["OPTIONS", "ImportFailed", "deploy", "plan_deploy"]
+
+PRICES_FROM_API = "prices from the API"
+PRICES_PACKAGED = "packaged price table, the API did not answer"
 
 READY = "built and pushed"
 PUBLIC_MODELS_BIT, FREE_ACCOUNT_BIT = 11, 4
@@ -46,6 +52,7 @@ class DeployOptions:
     public: bool = False
     accept_fee: bool = False
     logo: str | None = None
+    max_fee: float | None = None  # USD; a server fee above it is refused, one within accepted
     directory: str = "."
     import_timeout: float = DEFAULT_TIMEOUT
 
@@ -76,6 +83,12 @@ class DeployPlan:
     supported_gpus: list[str] = field(default_factory=list)
     balance: float | None = None
     logo: str | None = None  # the logo file the checks read
+    price_source: str = "packaged"  # "api": the estimate uses the server's GPU table
+    fee_charged: float | None = None  # set by deploy(): what the server charged, in USD
+
+    @property
+    def prices(self) -> str:
+        return PRICES_FROM_API if self.price_source == "api" else PRICES_PACKAGED
 
     @property
     def blockers(self) -> list[Check]:
@@ -105,6 +118,7 @@ class DeployPlan:
                 "supported": self.supported_gpus,
             },
             "fee_usd": round(self.fee, 2),
+            "prices": self.prices,
             "hourly_usd": {"min": self.hourly[0], "max": self.hourly[1]} if self.hourly else None,
             "balance_usd": self.balance,
             "checks": [asdict(check) for check in self.checks],
@@ -121,6 +135,10 @@ class DeployUI(Protocol):
 
     async def confirm(self, plan: DeployPlan) -> bool: ...
 
+    async def confirm_fee(self, plan: DeployPlan, amount: float) -> bool:
+        """The server asks `amount` USD, not the fee accepted: accept that instead?"""
+        ...
+
 
 class DeployBlocked(ChutesError):
     """Pre-flight found a problem; nothing was sent."""
@@ -134,6 +152,16 @@ class DeployBlocked(ChutesError):
 
 class FeeNotAccepted(ChutesError):
     exit_code = ExitCode.PAYMENT
+
+
+class FeeRefused(ChutesError):
+    """The server's fee was not the one accepted, or above the limit: nothing was charged."""
+
+    exit_code = ExitCode.PAYMENT
+
+    def __init__(self, message: str, amount: float) -> None:
+        super().__init__(message)
+        self.amount = amount
 
 
 class Declined(ChutesError):
@@ -183,6 +211,21 @@ async def wait_for_image(
         if loop.time() + poll > deadline:
             raise TimedOut(f"image {ref} was still {status} after {timeout:g} s")
         await asyncio.sleep(poll)
+
+
+def cents(amount: float) -> int:
+    """USD to whole cents, rounded as the server rounds the amount in its fee notice."""
+    return round(round(amount, 2) * 100)
+
+
+async def price_table(client: ChutesClient) -> tuple[pricing.GpuTable, str]:
+    """The server's GPU table and prices, or the packaged one; and which it is."""
+    packaged = pricing.GpuTable.load()
+    try:
+        served = await client.supported_gpus()
+        return packaged.with_prices(served, "GET /nodes/supported"), "api"
+    except (ChutesError, ValueError):
+        return packaged, "packaged"
 
 
 def _version(image_id: str, code: str) -> str:
@@ -255,7 +298,8 @@ async def plan_deploy(
             )
         )
 
-    table = pricing.GpuTable.load()
+    say("reading the GPU prices …")
+    table, plan.price_source = await price_table(client)
     selector = NodeSelector.model_validate(body.get("node_selector") or {"gpu_count": 1})
     plan.supported_gpus = pricing.supported_gpus(selector, table)
     if plan.supported_gpus:
@@ -364,7 +408,11 @@ def _field_checks(body: dict[str, Any]) -> list[Check]:
 async def deploy(
     client: ChutesClient, plan: DeployPlan, options: DeployOptions, ui: DeployUI
 ) -> Chute:
-    """Send the deploy exactly once, after the plan passed and the caller said yes."""
+    """Deploy once, after the plan passed and the caller said yes; never retried blindly.
+
+    The first request carries no `accept_fee`, so it either deploys without a fee or gets a
+    notice that writes nothing; only the second, sent for the amount accepted, can charge.
+    """
     changed = [
         name
         for name, planned, now in (
@@ -402,6 +450,32 @@ async def deploy(
                 f"cannot read the logo {logo}: {error.strerror or error}; nothing was sent"
             ) from None
     ui.progress(f"deploying {plan.name} …")
-    # accept_fee only when the user accepted: if the server sees a fee we did not, its 402
-    # notice comes back instead of a charge nobody saw.
-    return await client.deploy(plan.body, accept_fee=options.accept_fee)
+    # Never accept_fee on the first request: a fee is charged only after the server named
+    # it in a notice (which writes nothing) and the amount is the one accepted.
+    try:
+        chute = await client.deploy(plan.body, accept_fee=False)
+    except FeeNotice as notice:
+        amount = notice.amount
+    else:
+        plan.fee_charged = 0.0
+        return chute
+    await _accept(plan, options, ui, amount)
+    ui.progress(f"accepting the ${amount:,.2f} fee and deploying {plan.name} …")
+    chute = await client.deploy(plan.body, accept_fee=True)
+    plan.fee_charged = amount
+    return chute
+
+
+async def _accept(plan: DeployPlan, options: DeployOptions, ui: DeployUI, amount: float) -> None:
+    """Go on only for the amount accepted: the one shown, one within `max_fee`, or a new yes."""
+    asked = f"the server's fee for deploying {plan.name} is ${amount:,.2f}"
+    if options.max_fee is not None and cents(amount) > cents(options.max_fee):
+        raise FeeRefused(
+            f"{asked}, above the ${options.max_fee:,.2f} allowed (--max-fee): nothing was charged",
+            amount,
+        )
+    if cents(amount) == cents(plan.fee) or (options.accept_fee and options.max_fee is not None):
+        return
+    ui.progress(f"{asked}, not the ${plan.fee:,.2f} estimated")
+    if not await ui.confirm_fee(plan, amount):
+        raise FeeRefused(f"{asked}, not the ${plan.fee:,.2f} accepted: nothing was charged", amount)

@@ -64,6 +64,27 @@ class GpuTable:
             source=data.get("source", ""),
         )
 
+    def with_prices(self, served: object, source: str = "") -> GpuTable:
+        """This table's rules over the GPUs and prices a server serves (`GET /nodes/supported`).
+
+        The rules are the server's code, not its data, so they stay; a reply that is not a
+        table of `{memory, hourly_rate}` raises ValueError.
+        """
+        if not isinstance(served, dict) or not served:
+            raise ValueError("the GPU table is empty or not an object")
+        gpus = {}
+        for name, spec in served.items():
+            if not isinstance(spec, dict):
+                raise ValueError(f"GPU {name!r} has no memory and hourly_rate")
+            try:
+                memory, rate = int(spec["memory"]), float(spec["hourly_rate"])
+            except (KeyError, TypeError, ValueError):
+                raise ValueError(f"GPU {name!r} has no usable memory and hourly_rate") from None
+            if not 0 < rate < float("inf"):
+                raise ValueError(f"GPU {name!r} has an hourly rate of {rate}")
+            gpus[str(name)] = Gpu(str(name), memory, rate)
+        return GpuTable(gpus, self.price_spread, self.always_allowed, self.amd_only, source)
+
     @property
     def names(self) -> frozenset[str]:
         return frozenset(self.gpus)

@@ -172,7 +172,7 @@ class HeadlessDeployUI:
             f" {summary['image']}, {summary['gpus']['count']} GPU(s)"
             f" ≥{summary['gpus']['min_vram_gb']} GB,"
             f" {'public' if summary['public'] else 'private'};"
-            f" fee ${plan.fee:,.2f}"
+            f" fee ${plan.fee:,.2f} ({plan.prices})"
             + (
                 f", ${hourly['min']:,.2f}-${hourly['max']:,.2f} per hour per instance"
                 if hourly
@@ -186,6 +186,10 @@ class HeadlessDeployUI:
                 "not confirmed: pass --yes to deploy without a terminal; nothing was sent"
             )
         return confirm("Deploy now?", self.assume_yes, self.out) is None
+
+    async def confirm_fee(self, plan: DeployPlan, amount: float) -> bool:
+        """Another amount than the one accepted: only --max-fee accepts it (the flow checks)."""
+        return False
 
 
 def _show_checks(plan: DeployPlan, out: Output) -> None:
@@ -201,6 +205,7 @@ async def deploy(client: ChutesClient, args: argparse.Namespace, out: Output) ->
     options = flow.DeployOptions(
         public=args.public,
         accept_fee=args.accept_fee,
+        max_fee=args.max_fee,
         logo=str(Path(args.logo).resolve()) if args.logo else None,  # relative to here
         directory=args.dir,
         import_timeout=args.import_timeout,
@@ -218,17 +223,22 @@ async def deploy(client: ChutesClient, args: argparse.Namespace, out: Output) ->
         plan = await flow.plan_deploy(client, args.ref, options, ui)
     _show_checks(plan, out)
     if args.dry_run:
+        out.info(
+            f"  fee ${plan.fee:,.2f}, estimated from the {plan.prices};"
+            " the server's fee notice confirms it at deploy time"
+        )
         out.result(plan.summary())
         if not plan.ready:
             return int(flow.DeployBlocked(plan).exit_code)
         return ExitCode.OK
     chute = await flow.deploy(client, plan, options, ui)
+    charged = {"fee_charged": plan.fee_charged or 0.0}
     if not args.wait:
-        out.result(chute)
+        out.result({**plain(chute), **charged})
         return ExitCode.OK
-    # One document on stdout: the deployed chute, with how its warmup went.
+    # One document on stdout: the deployed chute, what it cost, how its warmup went.
     record = await follow_warmup(client, chute.chute_id, args.timeout, out)
-    out.result({**plain(chute), "warmup": record})
+    out.result({**plain(chute), **charged, "warmup": record})
     if not record["hot"]:
         raise TimedOut(f"{chute.name} was deployed but not hot after {args.timeout:g} s")
     return ExitCode.OK

@@ -239,7 +239,11 @@ def add_commands(commands: argparse._SubParsersAction[AnyParser]) -> None:
     for option in OPTIONS:
         if option.takes:
             deploy.add_argument(
-                option.flag, dest=option.name, metavar=option.takes, help=option.help
+                option.flag,
+                dest=option.name,
+                metavar=option.takes,
+                type=option.parse,
+                help=option.help,
             )
         else:
             deploy.add_argument(
@@ -248,7 +252,8 @@ def add_commands(commands: argparse._SubParsersAction[AnyParser]) -> None:
     deploy.add_argument(
         "--dry-run",
         action="store_true",
-        help="import and check only; print the plan and fee, send nothing",
+        help="import and check only; print the plan and the fee estimated from the API's"
+        " prices (the server's fee notice confirms it at deploy time); send nothing",
     )
     deploy.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     deploy.add_argument("--wait", action="store_true", help="follow the warmup until hot")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import time
@@ -27,8 +28,8 @@ CHUTE_ASSIGN_RE = re.compile(
     r"^([a-z][a-z0-9_]+)\s*=\s*(?:Chute|ChutePack|build_\w+)\(", re.I | re.M
 )
 MAX_SUGGESTIONS = 12
-# accept_fee is not a field: pressing y on the fee shown is the acceptance.
-WIZARD_OPTIONS = [option for option in flow.OPTIONS if option.name != "accept_fee"]
+# accept_fee and max_fee are not fields: pressing y on the fee shown is the acceptance.
+WIZARD_OPTIONS = [option for option in flow.OPTIONS if option.wizard]
 
 
 def suggest_refs(directory: str | Path) -> list[str]:
@@ -57,6 +58,9 @@ class WizardUI:
 
     async def confirm(self, plan: flow.DeployPlan) -> bool:
         return True
+
+    async def confirm_fee(self, plan: flow.DeployPlan, amount: float) -> bool:
+        return await self.screen.ask_fee(plan, amount)
 
 
 def plan_table(plan: flow.DeployPlan) -> Table:
@@ -103,7 +107,16 @@ def fee_text(plan: flow.DeployPlan) -> Text:
         f"${plan.fee:,.2f}" if plan.fee else "none (an update)" if plan.existing else "none",
         style="bold yellow" if plan.fee else "bold green",
     )
+    text.append(f"  ({plan.prices}; the server confirms it before charging)", style="dim")
     return text
+
+
+def fee_change_text(plan: flow.DeployPlan, amount: float) -> Text:
+    return Text.assemble(
+        ("The server asks a deployment fee of ", ""),
+        (f"${amount:,.2f}", "bold yellow"),
+        (f" for {plan.name}, not the ${plan.fee:,.2f} estimated. Nothing was charged.", ""),
+    )
 
 
 class DeployScreen(DashboardAccess, Screen[None]):
@@ -139,6 +152,7 @@ class DeployScreen(DashboardAccess, Screen[None]):
         self._wait_timer: Timer | None = None
         self._replan_timer: Timer | None = None
         self._focus_plan = False  # move to the checks when the plan lands (asked with enter/r)
+        self.fee_question: asyncio.Future[bool] | None = None  # the server named another fee
 
     @property
     def busy(self) -> bool:
@@ -181,6 +195,8 @@ class DeployScreen(DashboardAccess, Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "deploy":
+            if self.fee_question is not None:
+                return True
             return self.plan is not None and self.plan.ready and not self.busy
         if action == "wait_image":
             return self.plan is not None and self.plan.waiting_for_image and not self.busy
@@ -383,7 +399,34 @@ class DeployScreen(DashboardAccess, Screen[None]):
 
     # --- deploying -------------------------------------------------------------------------
 
+    async def ask_fee(self, plan: flow.DeployPlan, amount: float) -> bool:
+        """Show the server's amount and wait for `y` (accept it) or esc (send nothing more)."""
+        self.fee_question = asyncio.get_running_loop().create_future()
+        self._show_summary("#fee", fee_change_text(plan, amount))
+        self._show_summary(
+            "#next",
+            Text.assemble(
+                ("Press ", ""),
+                ("y", "bold red"),
+                (f" to deploy and accept the ${amount:,.2f} fee; esc to cancel.", ""),
+            ),
+        )
+        self.query_one("#checks-box").focus()  # so y and esc reach the screen
+        self.refresh_bindings()
+        try:
+            return await self.fee_question
+        finally:
+            self.fee_question = None
+            self.refresh_bindings()
+
+    def _answer_fee(self, accepted: bool) -> None:
+        if self.fee_question is not None and not self.fee_question.done():
+            self.fee_question.set_result(accepted)
+
     def action_deploy(self) -> None:
+        if self.fee_question is not None:
+            self._answer_fee(True)
+            return
         if self.plan is None or not self.plan.ready or self.busy or self.requested is None:
             return
         ref, options = self.requested
@@ -402,11 +445,14 @@ class DeployScreen(DashboardAccess, Screen[None]):
         except ChutesError as error:
             self.deploying = False
             self.show_status("")
+            self._show_summary("#fee", fee_text(plan))
+            self._show_next()
             self.notify(error.message, title="Deploy failed", severity="error", timeout=10)
             self.refresh_bindings()
             return
+        charged = f"; fee charged ${plan.fee_charged:,.2f}" if plan.fee_charged else ""
         self.notify(
-            f"Deployed {chute.name}: id {chute.chute_id}, version {chute.version}",
+            f"Deployed {chute.name}: id {chute.chute_id}, version {chute.version}{charged}",
             title="Deployed",
             timeout=8,
         )
@@ -420,6 +466,9 @@ class DeployScreen(DashboardAccess, Screen[None]):
             waited = self._stop_wait()
             self.show_status(f"Stopped waiting after {waited}.")
             self._show_next()
+            return
+        if self.fee_question is not None:
+            self._answer_fee(False)
             return
         if self.deploying:
             return
