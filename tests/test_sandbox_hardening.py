@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import socket
 import sqlite3
+import stat
 import subprocess
 import threading
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from chutes_tui.sandbox.storage import Store
 from tests.conftest import body_bytes, deploy_body, running_sandbox
 from tests.sandbox_process import sandbox_process
 
@@ -96,3 +98,47 @@ def test_a_connection_that_sends_half_a_request_is_closed(box):
         except TimeoutError:
             pytest.fail("the server kept a half-sent request open")
         assert received == b""
+
+
+def modes(db_path: Path) -> dict[str, int]:
+    paths = {
+        "dir": db_path.parent,
+        "db": db_path,
+        "wal": Path(f"{db_path}-wal"),
+        "shm": Path(f"{db_path}-shm"),
+    }
+    return {name: stat.S_IMODE(path.stat().st_mode) for name, path in paths.items()}
+
+
+PRIVATE = {"dir": 0o700, "db": 0o600, "wal": 0o600, "shm": 0o600}
+
+
+def test_a_new_database_and_its_directory_are_private(tmp_path):
+    db_path = tmp_path / "data" / "sandbox.db"
+    store = Store(db_path)
+    try:
+        assert modes(db_path) == PRIVATE  # while open, with the secret written by the seed
+    finally:
+        store.close()
+
+
+def test_an_existing_readable_database_is_made_private_on_open(tmp_path):
+    db_path = tmp_path / "data" / "sandbox.db"
+    Store(db_path).close()
+    keep_open = sqlite3.connect(db_path)  # holds the -wal and -shm files in place
+    keep_open.execute("PRAGMA journal_mode=WAL")
+    keep_open.execute("CREATE TABLE IF NOT EXISTS t (x)")
+    for path in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
+        path.chmod(0o644)
+    try:
+        store = Store(db_path)
+        try:
+            assert {k: v for k, v in modes(db_path).items() if k != "dir"} == {
+                "db": 0o600,
+                "wal": 0o600,
+                "shm": 0o600,
+            }
+        finally:
+            store.close()
+    finally:
+        keep_open.close()

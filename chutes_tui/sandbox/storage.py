@@ -7,8 +7,11 @@ types spell out what `SELECT *` gives for each table.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -231,12 +234,44 @@ def _row(cursor: sqlite3.Cursor, values: tuple[SqlValue, ...]) -> dict[str, Any]
     return row
 
 
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+
+
+def _chmod_if_present(path: Path, mode: int) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_IMODE(path.stat().st_mode) != mode:
+            path.chmod(mode)
+
+
+def _make_private(path: Path) -> None:
+    """The database holds the secret every seeded credential derives from: its directory is
+    made 0700 when the sandbox creates it (or it is the app's own data directory), and the
+    database file is 0600 before SQLite opens it, so its -wal and -shm files are 0600 too."""
+    directory = path.parent
+    if not directory.exists():
+        directory.mkdir(parents=True, mode=PRIVATE_DIR)
+        directory.chmod(PRIVATE_DIR)
+    elif directory == _own_data_dir():
+        _chmod_if_present(directory, PRIVATE_DIR)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE))
+    _chmod_if_present(path, PRIVATE_FILE)
+
+
+def _own_data_dir() -> Path | None:
+    from chutes_tui.core.locations import sandbox_db
+
+    try:
+        return sandbox_db().parent
+    except Exception:  # no home directory to speak of
+        return None
+
+
 class Store:
     """The sandbox database."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _make_private(Path(path))
         self.path = str(path)
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.db.row_factory = _row
@@ -246,6 +281,9 @@ class Store:
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA busy_timeout=5000")
         self.db.executescript(SCHEMA)
+        if str(path) != ":memory:":
+            for companion in ("-wal", "-shm"):  # SQLite gives new ones the database's mode
+                _chmod_if_present(Path(f"{path}{companion}"), PRIVATE_FILE)
 
     def close(self) -> None:
         self.db.close()
