@@ -29,7 +29,7 @@ EXIT_CODES = {
     ExitCode.AUTH: "auth or permission",
     ExitCode.NOT_FOUND: "not found",
     ExitCode.CONFLICT: "conflict (409)",
-    ExitCode.PAYMENT: "payment (402: fee not accepted, balance too low)",
+    ExitCode.PAYMENT: "payment (402: fee not accepted or not the one accepted, balance too low)",
     ExitCode.TIMED_OUT: "timed out (e.g. warmup --wait)",
     ExitCode.UNAVAILABLE: "API unreachable or failing (connect errors, 5xx)",
     ExitCode.IMPORT_FAILED: "chute import failed",
