@@ -95,7 +95,7 @@ async def test_deploy_warm_up_hot_logs_idle_and_cold(server: Server) -> None:
         server.advance(60)
         await until(pilot, server, lambda: live.hot is False and not live.present(), "cold")
         assert "press w to warm up" in static_text(app, "#live-header")
-        await until(pilot, server, lambda: app.account is not None, "the account")
+        await until(pilot, server, lambda: app.state.account is not None, "the account")
         await pilot.press("w")
         assert isinstance(app.screen, ConfirmScreen)
         assert "/hour per instance" in static_text(app, "#dialog-body")  # the cost, first
@@ -353,7 +353,7 @@ async def test_warming_a_shared_chute_says_the_owner_pays(server: Server) -> Non
     app = live_app(server, user="alice", chute="echo-stream")  # demo's chute, shared with alice
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, server, lambda: screen(app).live is not None, "the chute")
-        await until(pilot, server, lambda: app.account is not None, "the account")
+        await until(pilot, server, lambda: app.state.account is not None, "the account")
         await pilot.press("w")
         assert isinstance(app.screen, ConfirmScreen)
         body = static_text(app, "#dialog-body")
@@ -499,3 +499,38 @@ async def test_at_80x24_the_header_fits_and_the_instances_have_room(server: Serv
         await pilot.pause()
         assert {"region", "last"} <= {key.value for key in table.columns}
         assert table.virtual_size.width <= table.scrollable_content_region.width
+
+
+async def test_an_outage_is_one_state_for_the_app_and_marks_the_view_stale(
+    server: Server,
+) -> None:
+    app = live_app(server, chute="hello-world")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, server, lambda: screen(app).live is not None, "the chute")
+        await until(pilot, server, lambda: app.state.connection == "online", "online")
+        assert "HOT" in static_text(app, "#live-header")
+        server.kill()
+        # no clock to read while the sandbox is down: the hang guard only
+        await until(pilot, server, lambda: screen(app).problem is not None, "the failed poll")
+        assert app.state.connection == "offline, retrying"  # the top header at the same time
+        await until(pilot, server, lambda: "stale" in static_text(app, "#live-header"), "stale")
+        server.start(port=server.port)
+        await until(pilot, server, lambda: app.state.connection == "online", "online again")
+        await until(pilot, server, lambda: "stale" not in static_text(app, "#live-header"), "fresh")
+
+
+async def test_a_saved_pane_is_named_by_its_full_path(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_tui import Notes
+
+    monkeypatch.chdir(tmp_path)
+    app = live_app(server, chute="hello-world")
+    notes = Notes(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, server, lambda: len(pane_text(app)) > 3, "lines", LINES)
+        await pilot.press("s")
+        app.screen.query_one(Input).value = "relative.log"
+        await pilot.press("enter")
+        assert (tmp_path / "relative.log").exists()
+        assert notes.any(f"to {tmp_path / 'relative.log'}"), notes.seen

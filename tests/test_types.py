@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # Packages still being brought under the checker. The list only shrinks: whoever makes one
 # clean takes it out of pyproject.toml's `ignore_errors` override.
-NOT_YET_CHECKED = {"chutes_tui.tui.*"}
+NOT_YET_CHECKED: set[str] = set()
 
 
 def test_mypy_finds_no_errors() -> None:

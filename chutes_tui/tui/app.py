@@ -28,6 +28,7 @@ from chutes_tui.client.errors import (
     redact,
 )
 from chutes_tui.core import locations
+from chutes_tui.tui.commands import ChutesCommands
 from chutes_tui.tui.messages import AccountUpdated, FeedUpdated
 from chutes_tui.tui.options import DashboardOptions
 from chutes_tui.tui.rows import ChuteRow, ImageRow, ShareRow
@@ -73,10 +74,9 @@ class ChutesApp(App[None]):
         Binding("p", "toggle_auto_refresh", "Pause", show=False, id="app.pause"),
     ]
 
-    def __init__(self, session: Session, options: DashboardOptions | None = None) -> None:
-        from chutes_tui.tui.commands import ChutesCommands
+    COMMANDS = App.COMMANDS | {ChutesCommands}
 
-        self.COMMANDS = App.COMMANDS | {ChutesCommands}
+    def __init__(self, session: Session, options: DashboardOptions | None = None) -> None:
         super().__init__()
         self.state = DashboardState(session, options or DashboardOptions())
         self.refresh_interval = self.state.options.refresh_interval
@@ -87,17 +87,6 @@ class ChutesApp(App[None]):
         self.register_theme(HOUSE_THEME)
         self.theme = self.state.options.theme
         self._saved_theme = self.theme
-
-    # Until the deploy wizard and the live view read `self.state` (then these go).
-
-    @property
-    def client(self) -> Any:
-        return self.state.client
-
-    @property
-    def account(self) -> dict[str, Any] | None:
-        account = self.state.account
-        return account.model_dump(mode="json") if account is not None else None
 
     # lifecycle
 

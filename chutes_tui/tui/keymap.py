@@ -33,13 +33,19 @@ def _scopes() -> Iterator[tuple[str, list[Binding]]]:
     app = _bindings(ChutesApp)
     yield "the app", app
     table = _bindings(VirtualTable)
-    for screen in (ChutesScreen, ImagesScreen, SharesScreen):
-        yield f"the {screen.noun}s list", [*table, *_bindings(screen), *app]
-    for screen, name in (
+    lists: tuple[type[ChutesScreen | ImagesScreen | SharesScreen], ...] = (
+        ChutesScreen,
+        ImagesScreen,
+        SharesScreen,
+    )
+    for listing in lists:
+        yield f"the {listing.noun}s list", [*table, *_bindings(listing), *app]
+    others: tuple[tuple[type[DOMNode], str], ...] = (
         (ChuteDetailScreen, "a chute's detail"),
         (DeployScreen, "the deploy wizard"),
         (LiveScreen, "the live view"),
-    ):
+    )
+    for screen, name in others:
         yield name, [*_bindings(screen), *app]
 
 

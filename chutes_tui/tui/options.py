@@ -49,8 +49,12 @@ class DashboardOptions:
         }
         if env.get("CHUTES_EVENTS_URL") and events_url is None:
             events_url = env["CHUTES_EVENTS_URL"]
-        typed = {"poll_interval": poll, "backfill": backfill, "max_lines": log_lines}
-        typed["events_url"] = events_url
+        typed: dict[str, float | str | None] = {
+            "poll_interval": poll,
+            "backfill": backfill,
+            "max_lines": log_lines,
+            "events_url": events_url,
+        }
         live.update({key: value for key, value in typed.items() if value is not None})
         return cls(
             refresh_interval=max(float(interval if interval is not None else DEFAULT_REFRESH), 0),

@@ -35,7 +35,7 @@ def overview_table(chute: Chute) -> Table:
     table = Table(box=None, show_header=False, pad_edge=False, expand=True)
     table.add_column(style="bold", no_wrap=True, width=18)
     table.add_column(overflow="fold")
-    rows = [
+    rows: list[tuple[str, str | Text]] = [
         (
             "Status",
             Text(

@@ -8,6 +8,7 @@ import re
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -210,11 +211,13 @@ class DeployScreen(DashboardAccess, Screen[None]):
         return self.query_one("#ref", Input).value.strip(), self._options()
 
     def _options(self) -> flow.DeployOptions:
-        values = {}
+        values: dict[str, Any] = {}
         for option in WIZARD_OPTIONS:
-            widget = self.query_one(f"#option-{option.name}")
-            value = widget.value
-            values[option.name] = (value.strip() or None) if option.takes else bool(value)
+            if option.takes:
+                text = self.query_one(f"#option-{option.name}", Input).value
+                values[option.name] = text.strip() or None
+            else:
+                values[option.name] = self.query_one(f"#option-{option.name}", Checkbox).value
         return flow.DeployOptions(
             **values,
             accept_fee=True,  # only used after the user pressed y on the fee shown

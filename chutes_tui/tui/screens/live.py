@@ -32,11 +32,14 @@ from chutes_tui.client.errors import (
     AuthError,
     ChutesError,
     NotFound,
+    TimedOut,
+    Unreachable,
 )
 from chutes_tui.core.formatting import plural
 from chutes_tui.core.live import InstanceState, LiveChute, TimelineEvent, api_epoch
 from chutes_tui.core.logbuffer import DEFAULT_CAP, MAX_BACKFILL, LogLine, stamp
 from chutes_tui.core.pricing import GpuTable
+from chutes_tui.tui.access import DashboardAccess
 from chutes_tui.tui.screens.live_header import HeaderFacts, header_text
 from chutes_tui.tui.widgets.account_bar import AccountBar
 from chutes_tui.tui.widgets.instance_table import InstanceTable
@@ -114,7 +117,7 @@ def _while_shown(method: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-class LiveScreen(Screen):
+class LiveScreen(DashboardAccess, Screen[None]):
     """The cockpit for one chute."""
 
     AUTO_FOCUS = "#log-view"
@@ -126,8 +129,8 @@ class LiveScreen(Screen):
         Binding("slash", "search", "Search", id="live.search"),
         Binding("n", "next_match(True)", "Next", show=False, id="live.next"),
         Binding("N", "next_match(False)", "Previous", show=False, id="live.previous"),
-        Binding("W", "toggle('wrap')", "Wrap", show=False, id="live.wrap"),
-        Binding("t", "toggle('timestamps')", "Times", show=False, id="live.timestamps"),
+        Binding("W", "switch('wrap')", "Wrap", show=False, id="live.wrap"),
+        Binding("t", "switch('timestamps')", "Times", show=False, id="live.timestamps"),
         Binding("right_square_bracket", "pane(1)", "Next pane", show=False, id="live.pane_next"),
         Binding("left_square_bracket", "pane(-1)", "Prev pane", show=False, id="live.pane_prev"),
         Binding("s", "save", "Save", id="live.save"),
@@ -173,9 +176,9 @@ class LiveScreen(Screen):
 
     @_while_shown
     async def _poll(self) -> None:
-        client = self.app.client  # type: ignore[attr-defined]
         failures = 0
         while True:
+            client = self.state.client  # the client of the moment, never kept across polls
             try:
                 chute = await client.get_chute(self.ref)
                 if self.live is None:
@@ -189,6 +192,7 @@ class LiveScreen(Screen):
                 failures = 0
                 self.problem = None
                 self._last_poll = time.time()
+                self.dashboard.note_online()  # one connection state for the whole app
             except NotFound as error:
                 if self.live is not None:  # it was there: deleted, or no longer shared
                     self._changed(self.live.chute_gone())
@@ -201,6 +205,8 @@ class LiveScreen(Screen):
                 self.problem = f"{error.message}; retrying every {self.options.poll_interval:g} s"
                 if failures == 1:
                     self._note("error", f"refresh failed: {error.message}")
+                if failures == 1 or isinstance(error, Unreachable | TimedOut):
+                    self.dashboard.note_failure(error)
             self._render_header()
             # A wake set while this poll ran (a warmup, an event) makes the next one now.
             with contextlib.suppress(TimeoutError):
@@ -235,6 +241,7 @@ class LiveScreen(Screen):
             poll=self.options.poll_interval,
             last_poll=self._last_poll,
             hourly=live.hourly_now(self._gpu_table) if live is not None else None,
+            stale_for=time.time() - self._last_poll if self.problem and self._last_poll else None,
         )
         header.update(header_text(live, facts, header.size.width or self.app.size.width))
 
@@ -321,9 +328,8 @@ class LiveScreen(Screen):
 
     @_while_shown
     async def _stream_logs(self, instance_id: str) -> None:
-        client = self.app.client  # type: ignore[attr-defined]
         try:
-            async for item in client.log_feed(instance_id, self.options.backfill):
+            async for item in self.state.client.log_feed(instance_id, self.options.backfill):
                 now = time.time()
                 if isinstance(item, list):
                     old = isinstance(item, LogHistory)
@@ -362,7 +368,8 @@ class LiveScreen(Screen):
     def action_toggle_follow(self) -> None:
         self.logs.toggle_follow()
 
-    def action_toggle(self, option: str) -> None:
+    def action_switch(self, option: str) -> None:
+        """Turn a log view option (wrap, timestamps) on or off."""
         self.logs.toggle(option)
 
     def action_search(self) -> None:
@@ -387,7 +394,8 @@ class LiveScreen(Screen):
     def action_details(self) -> None:
         from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
 
-        self.app.push_screen(ChuteDetailScreen(self.live.chute_id if self.live else self.ref))
+        chute_id = self.live.chute_id if self.live else None
+        self.app.push_screen(ChuteDetailScreen(chute_id or self.ref))
 
     def action_save(self) -> None:
         from chutes_tui.tui.screens.modals import PromptScreen
@@ -478,15 +486,16 @@ class LiveScreen(Screen):
             if live.hot
             else ("It is cold: the platform will start an instance.")
         )
-        self.app.push_screen(
-            ConfirmScreen(f"Warm up {live.name}?", f"{state}\n\n{cost}"),
-            lambda yes: yes and self._start_warmup(),
-        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._start_warmup()
+
+        self.app.push_screen(ConfirmScreen(f"Warm up {live.name}?", f"{state}\n\n{cost}"), answered)
 
     def _my_user_id(self) -> str | None:
         """The signed-in account's user id, once the account has loaded."""
-        account = self.app.account  # type: ignore[attr-defined]
-        return account.get("user_id") if account else None
+        return self.state.user_id
 
     def _start_warmup(self) -> None:
         self.warming = True
@@ -497,12 +506,11 @@ class LiveScreen(Screen):
     @_while_shown
     async def _warmup(self) -> None:
         """Follow the warmup until hot; the client reopens the stream and says so."""
-        client = self.app.client  # type: ignore[attr-defined]
         live = self.live
-        assert live is not None
+        assert live is not None and live.chute_id is not None
         try:
             async with contextlib.aclosing(
-                client.warmup_feed(live.chute_id, WARMUP_ATTEMPTS)
+                self.state.client.warmup_feed(live.chute_id, WARMUP_ATTEMPTS)
             ) as feed:
                 async for item in feed:
                     if isinstance(item, StreamNotice):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from rich.cells import cell_len
 from rich.text import Text
 
+from chutes_tui.core.durations import duration
 from chutes_tui.core.formatting import plural
 from chutes_tui.core.live import LiveChute
 from chutes_tui.core.logbuffer import stamp
@@ -45,6 +46,7 @@ class HeaderFacts:
     poll: float = 5.0
     last_poll: float | None = None
     hourly: float | None = None
+    stale_for: float | None = None  # seconds since the last good poll, while polls fail
 
 
 def header_text(live: LiveChute | None, facts: HeaderFacts, width: int) -> Text:
@@ -71,11 +73,18 @@ def _pieces(live: LiveChute | None, facts: HeaderFacts) -> tuple[list[Piece], li
             Piece.of("the chute is gone: press esc to go back", "press esc to go back", style="dim")
         ]
     total, verified, active = live.counts()
-    first = [
-        name,
+    state = (
         Piece.of("● HOT", style="bold green")
         if live.hot
-        else Piece.of("○ COLD", style="bold yellow" if facts.warming else "dim"),
+        else Piece.of("○ COLD", style="bold yellow" if facts.warming else "dim")
+    )
+    if facts.stale_for is not None:  # what the last good poll said, and how old that is
+        age = duration(facts.stale_for)
+        word = state.forms[0]
+        state = Piece.of(f"{word} (stale {age})", f"{word}?", style="bold yellow")
+    first = [
+        name,
+        state,
         Piece.of(
             f"{plural(total, 'instance')} · {verified} verified · {active} active",
             f"{total} inst ({verified} verified, {active} active)",

@@ -98,5 +98,5 @@ class InstanceTable(DataTable[Any]):
             self.add_column(titles[key], key=key)
         for key, cells in self.cells.items():
             self.add_row(*(cells[column] for column in shown), key=key)
-        if selected in self.rows:
+        if selected is not None and selected in self.rows:
             self.move_cursor(row=self.get_row_index(selected))

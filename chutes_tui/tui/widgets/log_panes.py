@@ -193,6 +193,8 @@ class LogPanes(Vertical):
         return False
 
     def save(self, path: Path) -> None:
+        """Write the pane to `path`; the toast names the full path it went to."""
+        path = path.expanduser().resolve()
         view = self.view
         try:
             count = view.buffer.save(path, timestamps=True, prefix=view.prefix)
