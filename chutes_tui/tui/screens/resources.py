@@ -51,6 +51,16 @@ def chute_name(row: ChuteRow) -> Text:
     return text
 
 
+# Chutes and images both have `created_at`: one column for both lists.
+CREATED_COLUMN: Column[Any] = Column(
+    "created",
+    "CREATED",
+    16,
+    lambda row: short_time(row.created_at),
+    lambda row: row.created_at or "",
+    optional=True,
+)
+
 CHUTE_COLUMNS: tuple[Column[ChuteRow], ...] = (
     Column("name", "NAME", 18, chute_name, lambda row: row.name.lower(), grow=True),
     Column("hot", "STATUS", 6, hot_badge, lambda row: not row.hot),
@@ -81,14 +91,7 @@ CHUTE_COLUMNS: tuple[Column[ChuteRow], ...] = (
         right=True,
     ),
     Column("slug", "SLUG", 18, lambda row: row.slug or "-", optional=True),
-    Column(
-        "created",
-        "CREATED",
-        16,
-        lambda row: short_time(row.created_at),
-        lambda row: row.created_at or "",
-        optional=True,
-    ),
+    CREATED_COLUMN,
 )
 
 
@@ -407,14 +410,7 @@ IMAGE_COLUMNS: tuple[Column[ImageRow], ...] = (
     Column("tag", "TAG", 8, lambda row: row.tag),
     Column("status", "STATUS", 16, lambda row: image_status(row.status), lambda row: row.status),
     Column("public", "PUBLIC", 6, lambda row: "yes" if row.public else "no", optional=True),
-    Column(
-        "created",
-        "CREATED",
-        16,
-        lambda row: short_time(row.created_at),
-        lambda row: row.created_at or "",
-        optional=True,
-    ),
+    CREATED_COLUMN,
     Column("used_by", "USED BY", 20, lambda row: ", ".join(row.used_by) or "-", optional=True),
 )
 
