@@ -142,3 +142,105 @@ def test_an_existing_readable_database_is_made_private_on_open(tmp_path):
             store.close()
     finally:
         keep_open.close()
+
+
+def signed_post(box, user: str, path: str, payload: dict | bytes) -> httpx.Response:
+    raw = payload if isinstance(payload, bytes) else body_bytes(payload)
+    with box.http() as http:
+        return http.post(path, content=raw, headers=box.users[user].signed(body=raw))
+
+
+def signed_put(box, user: str, path: str, payload: dict) -> httpx.Response:
+    raw = body_bytes(payload)
+    with box.http() as http:
+        return http.put(path, content=raw, headers=box.users[user].signed(body=raw))
+
+
+def nested(levels: int) -> dict:
+    schema: dict = {"type": "string"}
+    for _ in range(levels):
+        schema = {"type": "object", "properties": {"inner": schema}}
+    return schema
+
+
+def with_input_schema(schema: dict | str, name: str) -> dict:
+    body = deploy_body(name=name)
+    body["cords"][0]["input_schema"] = schema
+    return body
+
+
+def test_deeply_nested_or_infinite_schemas_are_refused_before_anything_is_stored(sandbox):
+    before = balance_of(sandbox, "demo")
+    deep = signed_post(
+        sandbox, "demo", "/chutes/?accept_fee=true", with_input_schema(nested(260), "deep")
+    )
+    assert deep.status_code == 422, deep.text
+    assert "nested more than 32 levels" in deep.json()["detail"]
+    raw = body_bytes(with_input_schema({"type": "number", "maximum": 1}, "huge")).replace(
+        b'"maximum":1', b'"maximum":1e400'
+    )
+    huge = signed_post(sandbox, "demo", "/chutes/?accept_fee=true", raw)
+    assert huge.status_code == 422, huge.text
+    assert "finite" in huge.json()["detail"]
+    assert (
+        sandbox.query("SELECT COUNT(*) AS n FROM chutes WHERE name IN ('deep', 'huge')")[0]["n"]
+        == 0
+    )
+    assert balance_of(sandbox, "demo") == pytest.approx(before)
+    with sandbox.http() as http:
+        listing = http.get("/chutes/?template=vllm&include_public=true")
+        assert listing.status_code == 200
+
+    ordinary = with_input_schema(nested(6), "ordinary-schema")
+    made = signed_post(sandbox, "demo", "/chutes/?accept_fee=true", ordinary)
+    assert made.status_code == 200, made.text
+    with sandbox.http() as http:
+        got = http.get("/chutes/ordinary-schema", headers=sandbox.users["demo"].key_headers())
+    assert got.status_code == 200
+    assert got.json()["cords"][0]["input_schema"] == nested(6)
+
+
+def test_put_is_held_to_the_deploy_limits(sandbox):
+    readme = "x" * 16385
+    deploy = signed_post(sandbox, "demo", "/chutes/?accept_fee=true", deploy_body(readme=readme))
+    assert deploy.status_code == 422
+    made = signed_post(sandbox, "demo", "/chutes/?accept_fee=true", deploy_body())
+    assert made.status_code == 200, made.text
+    put = signed_put(sandbox, "demo", "/chutes/test-chute", {"readme": "y" * 1_900_000})
+    assert put.status_code == 422, put.text
+    put = signed_put(sandbox, "demo", "/chutes/test-chute", {"readme": readme})
+    assert put.status_code == 422, put.text
+    assert "readme" in put.json()["detail"]
+    deep = signed_put(sandbox, "demo", "/chutes/test-chute", {"readme": "ok", "x": nested(40)})
+    assert deep.status_code == 422, deep.text
+    ok = signed_put(sandbox, "demo", "/chutes/test-chute", {"readme": "z" * 16384})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["readme"] == "z" * 16384
+
+
+@pytest.mark.parametrize("revision", ["main", "0" * 39, "G" * 40, "0" * 41, "x" * 5000])
+def test_revision_must_be_a_commit_hash(sandbox, revision):
+    body = deploy_body(name="rev-check", revision=revision)
+    reply = signed_post(sandbox, "demo", "/chutes/?accept_fee=true", body)
+    assert reply.status_code == 422, reply.text
+    assert "revision" in reply.json()["detail"]
+
+
+def test_a_revision_hash_is_accepted(sandbox):
+    body = deploy_body(name="rev-ok", revision="0123456789abcdef" * 2 + "01234567")
+    reply = signed_post(sandbox, "demo", "/chutes/?accept_fee=true", body)
+    assert reply.status_code == 200, reply.text
+
+
+@pytest.mark.parametrize("offset", ["9" * 4400, "1" * 14])
+def test_a_huge_build_log_offset_is_refused_not_a_server_error(box, offset):
+    demo = box.users["demo"]
+    with box.http() as http:
+        images = http.get("/images/", headers=demo.key_headers()).json()["items"]
+        building = next(image for image in images if image["status"] == "building")
+        reply = http.get(
+            f"/images/{building['image_id']}/logs",
+            params={"offset": offset},
+            headers=demo.signed("images"),
+        )
+    assert reply.status_code == 422, reply.text

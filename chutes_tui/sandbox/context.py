@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from chutes_tui.sandbox import limits
 from chutes_tui.sandbox.lifecycle import Simulator
 from chutes_tui.sandbox.render import Renderer
 from chutes_tui.sandbox.settings import SandboxSettings
@@ -59,6 +60,9 @@ def _no_constants(name: str) -> None:
 async def parse_body(request: Request, model: type[M], context: dict[str, Any] | None = None) -> M:
     """Validate a JSON body into `model`, answering 422 the way FastAPI does."""
     raw = await request.body()
+    too_big = limits.body_problem(raw)
+    if too_big:
+        raise HTTPException(422, too_big)
     try:
         data = json.loads(raw, parse_constant=_no_constants)
         json.dumps(data, ensure_ascii=False).encode()  # lone surrogates cannot be stored
@@ -74,6 +78,9 @@ async def parse_body(request: Request, model: type[M], context: dict[str, Any] |
                 }
             ]
         ) from None
+    problem = limits.json_problem(data)
+    if problem:
+        raise HTTPException(422, problem)
     try:
         return model.model_validate(data, context=context)
     except ValidationError as error:

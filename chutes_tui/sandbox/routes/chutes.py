@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from chutes_tui.client.models import ChuteUpdate, ShareRequest
+from chutes_tui.sandbox import limits
 from chutes_tui.sandbox.auth import caller
 from chutes_tui.sandbox.context import MAX_LIMIT, MAX_PAGE, parse_body, sandbox
 from chutes_tui.sandbox.lookup import chute_visible, find_chute, find_owned_chute
@@ -157,6 +158,9 @@ async def update_chute(
     chute = find_chute(box.store, ref, user)
     if chute is None or chute["user_id"] != user["user_id"]:
         raise HTTPException(404, NOT_FOUND)
+    problem = limits.text_problem(body.model_dump())
+    if problem:
+        raise HTTPException(422, problem)
     spec = dict(chute["spec"])
     changes = body.model_dump(exclude_none=True)
     for key in ("tagline", "readme", "tool_description", "logo_id"):

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 
 from chutes_tui.client.models import DeployRequest
 from chutes_tui.core import pricing
+from chutes_tui.sandbox import limits
 from chutes_tui.sandbox.auth import caller
 from chutes_tui.sandbox.context import Sandbox, parse_body, sandbox
 from chutes_tui.sandbox.lookup import chute_uid, find_image
@@ -103,6 +104,9 @@ async def deploy(
     settings = box.settings
     table = settings.gpu_table
     body = await parse_body(request, DeployRequest, context={"gpu_names": table.names})
+    problem = limits.text_problem(body.model_dump()) or limits.revision_problem(body.revision)
+    if problem:
+        raise HTTPException(422, problem)
 
     if not _has(user, DEVELOPER):
         tao = round(250.0 / settings.tao_usd, 4)

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
+from chutes_tui.sandbox import limits
 from chutes_tui.sandbox.auth import caller
 from chutes_tui.sandbox.context import MAX_LIMIT, MAX_PAGE, Sandbox, sandbox
 from chutes_tui.sandbox.lookup import find_image
@@ -86,6 +87,9 @@ async def image_logs(
     offset: str | None = None,
     user: UserRow | None = Depends(caller("images", required=False)),
 ) -> PlainTextResponse | StreamingResponse:
+    start = limits.log_offset(offset)
+    if start is None:
+        raise HTTPException(422, f"offset must be a line number up to {limits.MAX_LOG_OFFSET}")
     box = sandbox(request)
     image = box.store.image(image_id)
     if image is None or not (image["public"] or (user and image["user_id"] == user["user_id"])):
@@ -95,7 +99,6 @@ async def image_logs(
             image["build_log"] or image["status"],
             headers={"Content-Disposition": f'inline; filename="{image_id}.log"'},
         )
-    start = int(offset) if offset and offset.isdigit() else 0
     return StreamingResponse(
         _build_events(box, image_id, start), media_type="text/event-stream", headers=SSE_HEADERS
     )
