@@ -244,3 +244,44 @@ def test_a_huge_build_log_offset_is_refused_not_a_server_error(box, offset):
             headers=demo.signed("images"),
         )
     assert reply.status_code == 422, reply.text
+
+
+def test_a_chute_name_cannot_claim_another_users_namespace(sandbox):
+    image = sandbox.query("SELECT image_id FROM images WHERE public = 1")[0]["image_id"]
+    for name in ("demo/hello-world", "DEMO/hello-world", "bob/anything"):
+        body = deploy_body(name=name, image=image)
+        reply = signed_post(sandbox, "alice", "/chutes/?accept_fee=true", body)
+        assert reply.status_code == 422, reply.text
+        assert "another user's name" in reply.json()["detail"]
+    assert sandbox.query("SELECT COUNT(*) AS n FROM chutes WHERE name LIKE '%/%'")[0]["n"] == 0
+    own = signed_post(sandbox, "demo", "/chutes/?accept_fee=true", deploy_body(name="demo/mine"))
+    assert own.status_code == 200, own.text  # `/` itself is allowed, as on the platform
+
+
+def test_owner_slash_name_finds_the_owners_chute_before_a_literal_namesake(sandbox):
+    """A namesake from before the rule (or written directly) still cannot shadow demo's chute,
+    not even once it is shared with demo."""
+    demo, alice = sandbox.users["demo"], sandbox.users["alice"]
+    ids = {row["username"]: row["user_id"] for row in sandbox.query("SELECT * FROM users")}
+    db = sqlite3.connect(sandbox.db_path)
+    with db:
+        db.execute(
+            "INSERT INTO chutes (chute_id, user_id, name, slug, public, version, image_id, code,"
+            " spec, created_at, updated_at) SELECT 'shadow', ?, 'demo/hello-world',"
+            " 'alice-demo-hello-world', 0, version, image_id, code, spec,"
+            " '2000-01-01T00:00:00.000000Z', updated_at FROM chutes WHERE name = 'hello-world'",
+            (ids["alice"],),
+        )
+    db.close()
+    with sandbox.http() as http:
+        mine = http.get("/chutes/demo/hello-world", headers=demo.key_headers())
+        assert mine.status_code == 200
+        assert mine.json()["user"]["username"] == "demo"
+        share = {"chute_id_or_name": "shadow", "user_id_or_name": "demo"}
+        raw = body_bytes(share)
+        shared = http.post("/chutes/share", content=raw, headers=alice.signed(body=raw))
+        assert shared.status_code == 200, shared.text
+        after = http.get("/chutes/demo/hello-world", headers=demo.key_headers())
+        assert after.status_code == 200
+        assert after.json()["chute_id"] != "shadow"
+        assert after.json()["user"]["username"] == "demo"

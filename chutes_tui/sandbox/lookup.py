@@ -2,7 +2,8 @@
 
 A chute is visible when it is public, owned by the caller, or shared with the caller.
 Names resolve as an exact id first, then a case-insensitive full name preferring the
-caller's own chute, then shared, then public; `user/name` names the owner explicitly.
+caller's own chute, then shared, then public; `user/name` also names the owner explicitly,
+and among equally visible matches that user's chute wins over one literally named so.
 """
 
 from __future__ import annotations
@@ -62,20 +63,25 @@ def find_chute(store: Store, ref: str, user: UserRow | None) -> ChuteRow | None:
     if chute is not None:
         return chute if chute_visible(store, chute, user) else None
     candidates = store.all_as(ChuteRow, "SELECT * FROM chutes WHERE name = ? COLLATE NOCASE", ref)
-    if not candidates and "/" in ref:
+    owner = None
+    if "/" in ref:
         owner_name, _, name = ref.partition("/")
-        candidates = store.all_as(
-            ChuteRow,
-            "SELECT c.* FROM chutes c JOIN users u ON u.user_id = c.user_id "
-            "WHERE u.username = ? COLLATE NOCASE AND c.name = ? COLLATE NOCASE",
-            owner_name,
-            name,
-        )
+        owner = store.find_user(owner_name)
+        if owner is not None:
+            candidates += store.all_as(
+                ChuteRow,
+                "SELECT * FROM chutes WHERE user_id = ? AND name = ? COLLATE NOCASE",
+                owner["user_id"],
+                name,
+            )
+    owner_id = owner["user_id"] if owner else None
     ranked = [
-        (rank, chute) for chute in candidates if (rank := _rank(chute, user, store)) is not None
+        (rank, chute["user_id"] != owner_id, chute["created_at"], chute)
+        for chute in candidates
+        if (rank := _rank(chute, user, store)) is not None
     ]
-    ranked.sort(key=lambda pair: (pair[0], pair[1]["created_at"]))
-    return ranked[0][1] if ranked else None
+    ranked.sort(key=lambda entry: entry[:3])
+    return ranked[0][3] if ranked else None
 
 
 def find_owned_chute(store: Store, ref: str, user: UserRow) -> ChuteRow | None:

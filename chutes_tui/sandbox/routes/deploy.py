@@ -56,6 +56,20 @@ def slug_for(box: Sandbox, username: str, name: str) -> str:
     return slug
 
 
+def _namespace_problem(box: Sandbox, name: str, user: UserRow) -> str | None:
+    """Names may hold `/` (`unsloth/Llama-3.2-1B`), but a first part naming another user
+    would make the name read as that user's chute: `alice` may not deploy `demo/hello-world`."""
+    prefix, slash, _ = name.partition("/")
+    if not slash or prefix.casefold() == user["username"].casefold():
+        return None
+    if box.store.find_user(prefix) is None:
+        return None
+    return (
+        f"Invalid chute name: {name!r} begins with another user's name ({prefix}/);"
+        " a chute name may use `/` but not start with someone else's username"
+    )
+
+
 def _charge(db: sqlite3.Connection, user: UserRow, fee: float) -> bool:
     """Take `fee` if the balance, as it is now, exceeds it; the platform refuses `<=`.
 
@@ -104,7 +118,11 @@ async def deploy(
     settings = box.settings
     table = settings.gpu_table
     body = await parse_body(request, DeployRequest, context={"gpu_names": table.names})
-    problem = limits.text_problem(body.model_dump()) or limits.revision_problem(body.revision)
+    problem = (
+        limits.text_problem(body.model_dump())
+        or limits.revision_problem(body.revision)
+        or _namespace_problem(box, body.name, user)
+    )
     if problem:
         raise HTTPException(422, problem)
 
