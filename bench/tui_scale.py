@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import re
 import statistics
@@ -186,7 +187,7 @@ async def in_process(connection, chutes: int) -> dict[str, object]:
             results["load_rows_ms"] = statistics.median(computes) * 1000
             results["paint_ms"] = statistics.median(paints) * 1000
             results["paint_max_ms"] = max(paints) * 1000
-            same = [dict(row) for row in rows]
+            same = [dataclasses.replace(row) for row in rows]  # equal copies: nothing changed
             t0 = time.perf_counter()
             table.set_rows(same)
             results["same_rows_ms"] = (time.perf_counter() - t0) * 1000
