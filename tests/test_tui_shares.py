@@ -66,6 +66,7 @@ async def test_shares_screen_lists_the_shares_you_made(own_box: Sandbox) -> None
 async def test_share_checks_the_user_explains_the_cost_and_confirms(own_box: Sandbox) -> None:
     async with app_for(own_box).run_test(size=(120, 36)) as pilot:
         app = await open_shares(pilot)
+        notes = Notes(app)
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ShareScreen), "the share dialog")
         await type_text(pilot, "nobodyhere")
@@ -87,6 +88,8 @@ async def test_share_checks_the_user_explains_the_cost_and_confirms(own_box: San
         await wait_for(pilot, lambda: len(table(app).visible_keys) == 2, "the new share")
         assert ("echo-stream", "bob") in share_rows(app)
         assert len(api_shares(own_box)) == 2
+        assert notes.any("is shared with bob")  # in our words, not the server's raw text
+        assert not notes.any("user.username=")
 
 
 async def test_sharing_with_yourself_is_refused_in_the_dialog(own_box: Sandbox) -> None:

@@ -206,3 +206,80 @@ async def test_images_sort_by_owner_then_name(box: Sandbox) -> None:
         grid = table(app)
         owners = [grid.row(key).owner for key in grid.visible_keys]
         assert owners == sorted(owners), owners  # chutes/… before demo/…
+
+
+async def test_the_palette_offers_what_the_screen_allows_and_nothing_it_refuses(
+    box: Sandbox,
+) -> None:
+    from textual.command import CommandPalette
+
+    from tests.test_tui import offered
+
+    app = app_for(box)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        table(app).move_to(
+            next(r.chute_id for r in app.state.chutes.rows if r.name == "llama-mini")
+        )
+        await pilot.press("ctrl+p")
+        palette = app.screen
+        assert isinstance(palette, CommandPalette)
+        await pilot.pause(0.3)
+        titles = {line.split("\n")[0] for line in offered(palette)}
+        for wanted in (
+            "Go to shares",
+            "Go to images",
+            "Deploy",
+            "Open by name",
+            "Share chute llama-mini",
+            "Live view of chute llama-mini",
+            "Delete chute llama-mini",
+        ):
+            assert wanted in titles, (wanted, titles)
+        assert "Go to chutes" not in titles  # already here: it would do nothing
+        await pilot.press("escape")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChuteDetailScreen), "the detail")
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        titles = {line.split("\n")[0] for line in offered(app.screen)}
+        assert "Share" in titles and "Live" in titles
+        refused = {"Go to images", "Go to shares", "Delete chute llama-mini"}
+        assert not refused & titles, refused & titles
+
+
+async def test_esc_on_shares_clears_the_marks(sandbox: Sandbox) -> None:
+    from chutes_tui.tui.screens.shares import SharesScreen
+
+    app = app_for(sandbox)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: isinstance(app.screen, SharesScreen), "the shares")
+        await wait_for(pilot, lambda: table(app).row_count >= 1, "a share")
+        await pilot.press("space")
+        screen = app.screen
+        assert isinstance(screen, SharesScreen) and screen.marked
+        await pilot.press("escape")
+        assert not screen.marked and isinstance(app.screen, SharesScreen)
+
+
+async def test_a_crash_shows_one_redacted_line_and_no_locals(
+    box: Sandbox, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The app overrides Textual's private `_fatal_error`: this pins what it promises."""
+    key = box.users["demo"].api_key
+    app = app_for(box)
+
+    def explode() -> None:
+        secret_local = key  # a local that a rich traceback would print
+        raise RuntimeError(f"boom with {secret_local}")
+
+    with pytest.raises(RuntimeError):
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_loaded(pilot)
+            app.call_later(explode)
+            await pilot.pause(0.5)
+    shown = capfd.readouterr().err
+    assert "chutes-tui stopped on an unexpected error: RuntimeError: boom with <redacted>" in shown
+    assert key not in shown and "secret_local" not in shown and "Traceback" not in shown
