@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from chutes_tui.client.errors import redact
+from chutes_tui.headless.terminal_text import capped, safe_text
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
 Cell = Callable[[dict[str, Any]], object]
 
@@ -74,16 +76,17 @@ class Output:
         self.stdout.flush()
 
     def text(self, text: str) -> None:
-        """Raw text on stdout (source code, log lines)."""
+        """Text on stdout (source code, log lines): colour only on a terminal, no escapes."""
+        text = safe_text(text, keep_colour=self.stdout.isatty())
         self.stdout.write(text if text.endswith("\n") else text + "\n")
         self.stdout.flush()
 
     def info(self, message: str) -> None:
-        self.stderr.write(f"{redact(message)}\n")
+        self.stderr.write(f"{capped(safe_text(redact(message)))}\n")
         self.stderr.flush()
 
     def error(self, message: str) -> None:
-        self.stderr.write(f"chutes-tui: error: {redact(message)}\n")
+        self.stderr.write(f"chutes-tui: error: {capped(safe_text(redact(message)))}\n")
         self.stderr.flush()
 
     def _console(self) -> Console:
@@ -109,14 +112,24 @@ class Output:
         self._console().print(table)
 
     def _record(self, record: dict[str, Any]) -> None:
-        from rich.pretty import Pretty
+        """One object as a two-column table: a field a line, nested values as compact JSON."""
+        from rich.table import Table
 
-        self._console().print(Pretty(record, expand_all=False))
+        table = Table(box=None, show_header=False, pad_edge=False)
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        for key, value in record.items():
+            shown = value if not isinstance(value, dict | list) else json.dumps(value)
+            table.add_row(_cell(key), _cell(shown))
+        self._console().print(table)
 
 
-def _cell(value: object) -> str:
+def _cell(value: object) -> Text:
+    """A table cell: server text is neither markup nor terminal control."""
+    from rich.text import Text
+
     if value is None:
-        return "-"
+        return Text("-")
     if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
+        return Text("yes" if value else "no")
+    return Text(safe_text(str(value)))
