@@ -321,7 +321,7 @@ def test_chutes_list_as_a_table(cli: Cli) -> None:
         "STATUS",
         "INST",
         "GPUS",
-        "PRICE",
+        "$/HOUR",
         "CALLS",
         "SLUG",
     ]

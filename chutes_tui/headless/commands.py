@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -25,23 +26,38 @@ from chutes_tui.headless.output import Column, Output, plain
 
 if TYPE_CHECKING:
     from chutes_tui.core.deploy import DeployPlan
+    from chutes_tui.core.pricing import GpuTable
 
 Command = Callable[[ChutesClient, argparse.Namespace, Output], Awaitable[int]]
 
 
+# The dashboard's formatters, imported when a table is drawn (JSON output needs none).
+
+
 def _short(value: str | None) -> str:
-    return (value or "")[:19].replace("T", " ")
+    from chutes_tui.core.formatting import short_time
+
+    return short_time(value)
 
 
 def _gpus(chute: dict[str, Any]) -> str:
-    selector = chute.get("node_selector") or {}
-    return f"{selector.get('gpu_count', 1)}x >={selector.get('min_vram_gb_per_gpu', 16)}GB"
+    from chutes_tui.core.formatting import gpu_summary
+
+    return gpu_summary(chute, _gpu_table())
+
+
+@functools.cache
+def _gpu_table() -> GpuTable:
+    """The packaged table, read once: it only orders GPU names by price in a table."""
+    from chutes_tui.core.pricing import GpuTable
+
+    return GpuTable.load()
 
 
 def _price(chute: dict[str, Any]) -> str:
-    price = chute.get("current_estimated_price") or {}
-    hour = (price.get("usd") or {}).get("hour")
-    return f"${hour:.2f}/h" if hour is not None else "-"
+    from chutes_tui.core.formatting import hourly_usd, usd_hour
+
+    return usd_hour(hourly_usd(chute))
 
 
 IMAGE_COLUMNS = (
@@ -62,7 +78,7 @@ CHUTE_COLUMNS = (
     Column("STATUS", lambda row: "hot" if row.get("hot") else "cold"),
     Column("INST", lambda row: len(row.get("instances") or [])),
     Column("GPUS", _gpus),
-    Column("PRICE", _price),
+    Column("$/HOUR", _price),
     Column("CALLS", lambda row: row.get("invocation_count", 0)),
     Column("SLUG", lambda row: row.get("slug")),
 )
