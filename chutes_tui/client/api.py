@@ -3,6 +3,11 @@
 Idempotent GETs retry on connect errors, 429 and 5xx with capped, jittered backoff.
 Nothing else is ever retried: a deploy whose reply was lost is reconciled by reading the
 chute back, never by sending it again.
+
+Nothing waits without end: every request but a deploy has a total deadline (a server that
+trickles one byte at a time cannot hold it open), a stream that goes quiet, without even
+a keep-alive, is taken as broken, and a `Retry-After` longer than the client is willing to
+wait gives up at once instead of waiting in silence.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 import httpx
 
 from chutes_tui.client import debuglog
+from chutes_tui.client.backoff import Backoff, StreamBackoff
 from chutes_tui.client.errors import (
     ChutesError,
     ClientClosed,
@@ -34,6 +40,7 @@ from chutes_tui.client.errors import (
     RateLimited,
     ServerError,
     StreamBroken,
+    StreamIdle,
     TimedOut,
     Unreachable,
     error_for,
@@ -60,7 +67,14 @@ Parsed = TypeVar("Parsed")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 USER_AGENT = "chutes-tui"
 SDK_VERSION_HEADER = {"X-Chutes-Version": "0.6.9"}
+# The longest `Retry-After` the client waits out (seconds); a server asking for more gets
+# RateLimited at once, with what it asked for. `ChutesClient(max_retry_after=...)` changes it.
 MAX_RETRY_AFTER = 60.0
+# The longest one request may take from sending to the last byte of its reply (seconds).
+DEADLINE = 30.0
+# How long a stream may go without an event or a keep-alive (the platform sends one every
+# few seconds) before it is taken as broken and reopened (seconds).
+STREAM_IDLE = 60.0
 CLOSED = "this connection to the API was closed (another profile, or quitting)"
 
 
@@ -71,6 +85,31 @@ class StreamNotice:
     kind: str
     message: str
     delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class RetryNotice:
+    """A request is about to wait before it is sent again: why, and for how long."""
+
+    method: str
+    path: str
+    reason: str
+    delay: float
+    retry: int
+    retries: int
+    asked: bool = False  # the server asked for this wait (Retry-After)
+
+    @property
+    def message(self) -> str:
+        wait = (
+            f"waiting {_seconds(self.delay)} s as the API asks"
+            if self.asked
+            else f"retrying in {_seconds(self.delay)} s"
+        )
+        return (
+            f"{self.method} {self.path}: {self.reason}; {wait}"
+            f" (retry {self.retry} of {self.retries})"
+        )
 
 
 class LogHistory(list[str]):
@@ -135,13 +174,24 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+def _seconds(value: float) -> str:
+    """Seconds for people: `3600`, `2.5`."""
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}".removesuffix(".0")
+
+
 def _body(payload: Any) -> bytes:
     """Compact JSON: the bytes that are hashed are the bytes that are sent."""
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
 class ChutesClient:
-    """Typed access to one Chutes API with one connection pool."""
+    """Typed access to one Chutes API with one connection pool.
+
+    `timeout` bounds each network read; `deadline` bounds a whole request (None: none);
+    `stream_idle` is how long a stream may stay silent; `max_retry_after` is the longest
+    `Retry-After` waited out; `on_retry` hears of every wait before a retry, so a front end
+    can say that it waits and for how long. `sleep` and `clock` are injectable for tests.
+    """
 
     def __init__(
         self,
@@ -150,16 +200,26 @@ class ChutesClient:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 30.0,
         connect_timeout: float = 10.0,
+        deadline: float | None = DEADLINE,
+        stream_idle: float | None = STREAM_IDLE,
         retries: int = 3,
         backoff: float = 0.5,
         max_backoff: float = 8.0,
+        max_retry_after: float = MAX_RETRY_AFTER,
+        on_retry: Callable[[RetryNotice], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.connection = connection
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.deadline = deadline
+        self.stream_idle = stream_idle
+        self.max_retry_after = max_retry_after
+        self.on_retry = on_retry
         self._sleep = sleep
+        self._clock = clock
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self._stream_timeout = httpx.Timeout(None, connect=connect_timeout)
         self._hotkey_checked = False
@@ -195,11 +255,28 @@ class ChutesClient:
             self._hotkey_checked = True
         return credentials.headers(purpose, body, method)
 
-    def _delay(self, attempt: int, hint: float | None = None) -> float:
-        if hint is not None:
-            return min(hint, MAX_RETRY_AFTER)
-        ceiling = min(self.max_backoff, self.backoff * 2**attempt)
-        return random.uniform(ceiling / 2, ceiling)
+    def _check_wait(self, hint: float | None, what: str, status: int | None) -> None:
+        """Give up at once when the server asks for a longer wait than the client makes."""
+        if hint is not None and hint > self.max_retry_after:
+            raise RateLimited(
+                f"{what}; the API asks to wait {_seconds(hint)} s; giving up (the longest"
+                f" chutes-tui waits is {_seconds(self.max_retry_after)} s)",
+                status,
+                hint,
+            )
+
+    def _stream_backoff(self) -> StreamBackoff:
+        return StreamBackoff(self.backoff, self.max_backoff, random.uniform, self._clock)
+
+    def _reopen_delay(self, backoff: StreamBackoff, reason: ChutesError) -> tuple[float, str]:
+        """The wait before reopening a stream that ended for `reason`, and how to say it."""
+        hint = getattr(reason, "retry_after", None)
+        what = (
+            reason.message if reason.status is None else f"{reason.message} (HTTP {reason.status})"
+        )
+        self._check_wait(hint, what, reason.status)
+        delay = backoff.next(hint)
+        return delay, " as the API asks" if hint is not None else ""
 
     async def _exchange(self, request: httpx.Request, stream: bool = False) -> httpx.Response:
         """Send one request, noting it in the debug log when there is one."""
@@ -219,10 +296,18 @@ class ChutesClient:
             note(request, response.status_code, started)
         return response
 
-    async def _pause(self, request: httpx.Request, attempt: int, delay: float) -> None:
-        """Wait before retrying `request`."""
+    async def _pause(
+        self, request: httpx.Request, attempt: int, delay: float, reason: str, asked: bool = False
+    ) -> None:
+        """Wait before retrying `request`, telling the debug log, the log and `on_retry`."""
         if self._debug:
             self._debug.retry(request, attempt + 1, delay)
+        notice = RetryNotice(
+            request.method, request.url.path, reason, delay, attempt + 1, self.retries, asked
+        )
+        log.info("%s", notice.message)
+        if self.on_retry is not None:
+            self.on_retry(notice)
         await self._sleep(delay)
 
     async def _send(
@@ -235,16 +320,20 @@ class ChutesClient:
         payload: Any = None,
         headers: dict[str, str] | None = None,
         timeout: httpx.Timeout | None = None,
+        bounded: bool = True,
         content: bytes | None = None,
         content_type: str = "application/json",
     ) -> httpx.Response:
         """Send one request; GETs retry, everything else goes exactly once.
 
         A JSON `payload` or raw `content`: either way the signed bytes are the sent bytes.
+        When `bounded`, each try must be answered in full within the client's `deadline`.
         """
         body = content if content is not None else None if payload is None else _body(payload)
         retryable = method == "GET"
         params = {key: value for key, value in (params or {}).items() if value is not None}
+        limit = self.deadline if bounded else None
+        backoff = Backoff(self.backoff, self.max_backoff, random.uniform)
         attempt = 0
         while True:
             request_headers = {**self._auth(method, purpose, body), **(headers or {})}
@@ -258,11 +347,21 @@ class ChutesClient:
                 headers=request_headers,
                 timeout=timeout or self._timeout,
             )
+            guard = asyncio.timeout(limit)
             try:
-                response = await self._exchange(request)
+                async with guard:
+                    response = await self._exchange(request)
+            except TimeoutError:
+                if not guard.expired():
+                    raise
+                raise TimedOut(
+                    f"{method} {path}: no complete reply from the Chutes API within"
+                    f" {_seconds(limit or 0)} s"
+                ) from None
             except httpx.ConnectError as error:
                 if retryable and attempt < self.retries:
-                    await self._pause(request, attempt, self._delay(attempt))
+                    why = f"cannot reach the API ({_why(error)})"
+                    await self._pause(request, attempt, backoff.next(), why)
                     attempt += 1
                     continue
                 raise Unreachable(
@@ -277,15 +376,16 @@ class ChutesClient:
             if response.status_code < 400:
                 return response
             retry_hint = _retry_after(response)
-            if (
-                retryable
-                and attempt < self.retries
-                and (response.status_code == 429 or response.status_code >= 500)
-            ):
-                await self._pause(request, attempt, self._delay(attempt, retry_hint))
-                attempt += 1
-                continue
-            raise error_for(response.status_code, _detail(response), retry_hint)
+            status = response.status_code
+            if retryable and (status == 429 or status >= 500):
+                why = f"{error_for(status, _detail(response)).message} (HTTP {status})"
+                self._check_wait(retry_hint, f"{method} {path}: {why}", status)
+                if attempt < self.retries:
+                    delay = backoff.next(retry_hint)
+                    await self._pause(request, attempt, delay, why, retry_hint is not None)
+                    attempt += 1
+                    continue
+            raise error_for(status, _detail(response), retry_hint)
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self._send(method, path, **kwargs)
@@ -463,6 +563,7 @@ class ChutesClient:
                 payload=body,
                 headers=SDK_VERSION_HEADER,
                 timeout=self._stream_timeout,
+                bounded=False,  # the platform checks the image and code before it answers
             )
         except PaymentRequired as refusal:
             notice = None if accept_fee else FeeNotice.from_refusal(refusal)
@@ -545,8 +646,17 @@ class ChutesClient:
             headers=self._auth("GET", purpose, None),
             timeout=self._stream_timeout,
         )
+        guard = asyncio.timeout(self.stream_idle)
         try:
-            response = await self._exchange(request, stream=True)
+            async with guard:
+                response = await self._exchange(request, stream=True)
+        except TimeoutError:
+            if not guard.expired():
+                raise
+            raise StreamIdle(
+                f"GET {path}: no reply within {_seconds(self.stream_idle or 0)} s"
+                " of opening the stream"
+            ) from None
         except httpx.ConnectError as error:
             raise Unreachable(
                 f"cannot reach the Chutes API at {self.connection.base_url}: {_why(error)}"
@@ -557,7 +667,17 @@ class ChutesClient:
         ending: BaseException | None = None  # what ended the stream, for the debug log
         try:
             if response.status_code >= 400:
-                await response.aread()
+                reading = asyncio.timeout(self.deadline)
+                try:
+                    async with reading:
+                        await response.aread()
+                except TimeoutError:
+                    if not reading.expired():
+                        raise
+                    raise TimedOut(
+                        f"GET {path}: HTTP {response.status_code}, and its reason did not arrive"
+                        f" within {_seconds(self.deadline or 0)} s"
+                    ) from None
                 raise error_for(response.status_code, _detail(response), _retry_after(response))
             yield response
         except BaseException as error:
@@ -573,11 +693,14 @@ class ChutesClient:
     ) -> AsyncGenerator[list[ServerEvent], None]:
         """Events as they arrive, one list per network read (busy streams stay cheap)."""
         async with self._stream(path, purpose, params) as response:
+            chunks = response.aiter_bytes()
             try:
-                async for batch in iter_event_batches(response.aiter_bytes()):
+                async for batch in iter_event_batches(chunks, idle=self.stream_idle):
                     yield batch
             except httpx.TransportError as error:
                 raise StreamBroken(f"GET {path}: the stream broke: {_why(error)}") from None
+            except StreamIdle as error:
+                raise StreamIdle(f"GET {path}: {error.message}") from None
 
     async def _events(
         self, path: str, purpose: str, params: dict[str, Any] | None = None
@@ -601,16 +724,21 @@ class ChutesClient:
         """Warmup events until the chute is hot, the stream reopened whenever it ends early.
 
         The API closes a warmup stream after about ten minutes without going hot, and
-        connections drop: each reopening is announced by a `retrying` notice. An API that
-        was never reached raises at once (a wrong URL does not fix itself); so does 402,
-        403 or 404. With `attempts`, that many failures in a row raise the last one.
+        connections drop: each reopening is announced by a `retrying` notice, and waits
+        longer than the last until a stream has worked for a while (`StreamBackoff`). An
+        API that was never reached raises at once (a wrong URL does not fix itself); so does
+        402, 403 or 404, or a `Retry-After` beyond `max_retry_after`. With `attempts`, that
+        many failures in a row raise the last one.
         """
         failures, opened = 0, False
+        backoff = self._stream_backoff()
         while True:
+            backoff.opened()
             try:
                 async with aclosing(self.warmup(ref)) as stream:
                     async for event in stream:
                         failures, opened = 0, True
+                        backoff.delivered()
                         yield event
                         if event.status == "hot":
                             return
@@ -624,8 +752,10 @@ class ChutesClient:
             failures += 1
             if attempts is not None and failures > attempts:
                 raise reason
-            delay = self._delay(failures - 1, getattr(reason, "retry_after", None))
-            yield StreamNotice("retrying", f"{reason.message}; reopening in {delay:.1f} s", delay)
+            delay, asked = self._reopen_delay(backoff, reason)
+            yield StreamNotice(
+                "retrying", f"{reason.message}; reopening in {delay:.1f} s{asked}", delay
+            )
             await self._sleep(delay)
 
     async def instance_logs(
@@ -673,11 +803,14 @@ class ChutesClient:
         path = f"/instances/{instance_id}/logs"
         params = {"backfill": backfill}
         failures = 0
+        backoff = self._stream_backoff()
         history = backfill  # lines of history still to come, on the first connection only
         while True:
+            backoff.opened()
             try:
                 async with aclosing(self._event_batches(path, "logs", params)) as batches:
                     async for batch in batches:
+                        backoff.delivered()
                         if failures:
                             failures = 0
                             yield StreamNotice("connected", "reconnected")
@@ -708,10 +841,10 @@ class ChutesClient:
             failures += 1
             if failures > attempts:
                 raise reason
-            delay = self._delay(failures - 1, getattr(reason, "retry_after", None))
+            delay, asked = self._reopen_delay(backoff, reason)
             yield StreamNotice(
                 "retrying",
-                f"{reason.message}; reconnecting in {delay:.1f} s"
+                f"{reason.message}; reconnecting in {delay:.1f} s{asked}"
                 f" (attempt {failures} of {attempts})",
                 delay,
             )

@@ -77,6 +77,8 @@ class ValidationFailed(ChutesError):
 
 
 class RateLimited(ChutesError):
+    """429, or a 429/5xx whose `Retry-After` asks for a longer wait than the client makes."""
+
     exit_code = ExitCode.UNAVAILABLE
 
     def __init__(self, message: str, status: int | None = 429, retry_after: float | None = None):
@@ -85,9 +87,15 @@ class RateLimited(ChutesError):
 
 
 class ServerError(ChutesError):
-    """5xx, or a reply that is not what the API promises."""
+    """5xx, or a reply that is not what the API promises; `retry_after` from the reply."""
 
     exit_code = ExitCode.UNAVAILABLE
+
+    def __init__(
+        self, message: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status)
+        self.retry_after = retry_after
 
 
 class Unreachable(ChutesError):
@@ -117,6 +125,10 @@ class StreamBroken(ChutesError):
     """A server-sent event stream ended before it should have."""
 
     exit_code = ExitCode.UNAVAILABLE
+
+
+class StreamIdle(StreamBroken):
+    """A stream sent no event and no keep-alive for longer than the idle limit."""
 
 
 SECRET_RE = re.compile(r"cpk_[A-Za-z0-9._-]+|\b(?:0x)?[0-9a-fA-F]{64}\b")
@@ -168,5 +180,5 @@ def error_for(status: int, detail: object, retry_after: float | None = None) -> 
     if status == 429:
         return RateLimited(message, status, retry_after)
     if status >= 500:
-        return ServerError(message or f"server error {status}", status)
+        return ServerError(message or f"server error {status}", status, retry_after)
     return ChutesError(message or f"unexpected status {status}", status)

@@ -8,12 +8,13 @@ is one event (the API never splits one event over several `data:` lines). `.` li
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from chutes_tui.client.errors import StreamBroken
+from chutes_tui.client.errors import StreamBroken, StreamIdle
 
 KEEPALIVE = "keepalive"
 LINE = "line"
@@ -94,17 +95,37 @@ def decode_all(chunks: Iterable[bytes]) -> list[ServerEvent]:
 
 
 async def iter_event_batches(
-    chunks: AsyncIterator[bytes], strict: bool = True
+    chunks: AsyncIterator[bytes], strict: bool = True, idle: float | None = None
 ) -> AsyncGenerator[list[ServerEvent], None]:
     """Events from a byte stream, one list per chunk that completed any.
 
-    A stream cut mid-line raises StreamBroken when `strict`.
+    A stream cut mid-line raises StreamBroken when `strict`. With `idle`, a stream that
+    completes no event, not even a keep-alive, for `idle` seconds raises StreamIdle: bytes
+    trickled without ever ending a line do not keep it alive. The time the reader spends
+    between two batches does not count.
     """
     decoder = SseDecoder()
-    async for chunk in chunks:
+    source = aiter(chunks)
+    loop = asyncio.get_running_loop()
+    quiet_until = None if idle is None else loop.time() + idle
+    while True:
+        guard = asyncio.timeout_at(quiet_until)
+        try:
+            async with guard:
+                chunk = await anext(source)
+        except StopAsyncIteration:
+            break
+        except TimeoutError:
+            if not guard.expired():
+                raise
+            raise StreamIdle(
+                f"no event and no keep-alive for {idle:g} s: the stream is taken as broken"
+            ) from None
         events = decoder.feed(chunk)
         if events:
             yield events
+            if idle is not None:
+                quiet_until = loop.time() + idle
     tail = decoder.finish()
     if decoder.partial:
         if strict:
