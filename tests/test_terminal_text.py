@@ -100,3 +100,38 @@ def test_me_as_a_table_is_a_table(box: Sandbox, tmp_path: Path) -> None:
     assert "{'" not in done.stdout and "None" not in done.stdout
     lines = done.stdout.splitlines()
     assert any(line.split()[:2] == ["username", "demo"] for line in lines), done.stdout
+
+
+class BusyOnce(BaseHTTPRequestHandler):
+    """`/users/me` answers 503 with Retry-After once, then the account."""
+
+    calls = 0
+
+    def do_GET(self) -> None:
+        type(self).calls += 1
+        busy = type(self).calls == 1
+        body = json.dumps({"detail": "busy"} if busy else {"username": "u", "user_id": "1"})
+        self.send_response(503 if busy else 200)
+        if busy:
+            self.send_header("Retry-After", "1")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_wait_the_api_asks_for_is_said_on_stderr() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BusyOnce)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        done = run(f"http://127.0.0.1:{server.server_address[1]}", "me", "--json")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 0, done.stderr
+    assert "waiting 1 s as the API asks" in done.stderr, done.stderr
+    assert json.loads(done.stdout)["username"] == "u"

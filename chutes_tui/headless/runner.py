@@ -83,7 +83,7 @@ def _start_sandbox() -> EmbeddedSandbox:
 
 async def _run(args: argparse.Namespace, out: Output, sandbox: EmbeddedSandbox | None) -> int:
     from chutes_tui import config
-    from chutes_tui.client.api import ChutesClient
+    from chutes_tui.client.api import ChutesClient, RetryNotice
     from chutes_tui.client.signing import Credentials
     from chutes_tui.headless.commands import pick
 
@@ -102,5 +102,9 @@ async def _run(args: argparse.Namespace, out: Output, sandbox: EmbeddedSandbox |
         )
     if args.command not in NO_AUTH_COMMANDS:
         config.require_credentials(connection)
-    async with ChutesClient(connection) as client:
+
+    def waiting(notice: RetryNotice) -> None:  # people and CI logs see why it pauses
+        out.info(notice.message)
+
+    async with ChutesClient(connection, on_retry=waiting) as client:
         return int(await pick(args)(client, args, out))
