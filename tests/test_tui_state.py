@@ -35,6 +35,13 @@ from tests.test_tui import (  # noqa: F401 - fixtures are used by name
 SIZE = (120, 36)
 
 
+def demo_app(box: Sandbox, options: DashboardOptions) -> ChutesApp:
+    """The dashboard as demo (API key), with these options."""
+    key = box.users["demo"].api_key
+    connection = Connection(base_url=box.url, credentials=Credentials(api_key=key))
+    return ChutesApp(Session(connection), options)
+
+
 def test_a_typed_refresh_wins_over_the_preferences_even_zero() -> None:
     prefs = {"refresh_interval": 30, "theme": "nord", "live": {"poll_interval": 2}}
     assert DashboardOptions.resolve(prefs, env={}).refresh_interval == 30
@@ -48,11 +55,7 @@ def test_a_typed_refresh_wins_over_the_preferences_even_zero() -> None:
 
 
 async def test_refresh_zero_means_no_auto_refresh(box: Sandbox) -> None:
-    connection = Connection(
-        base_url=box.url, credentials=Credentials(api_key=box.users["demo"].api_key)
-    )
-    options = DashboardOptions.resolve({"refresh_interval": 1}, refresh=0, env={})
-    app = ChutesApp(Session(connection), options)
+    app = demo_app(box, DashboardOptions.resolve({"refresh_interval": 1}, refresh=0, env={}))
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
         assert not app.refreshing and not app._refresh_timers
@@ -154,12 +157,7 @@ def test_a_remap_that_takes_a_key_is_reported() -> None:
 
 
 async def test_the_app_warns_about_a_conflicting_remap_at_start(box: Sandbox) -> None:
-    connection = Connection(
-        base_url=box.url, credentials=Credentials(api_key=box.users["demo"].api_key)
-    )
-    app = ChutesApp(
-        Session(connection), DashboardOptions(refresh_interval=0, keys={"list.delete": "o"})
-    )
+    app = demo_app(box, DashboardOptions(refresh_interval=0, keys={"list.delete": "o"}))
     notes = Notes(app)
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
