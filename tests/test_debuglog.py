@@ -83,7 +83,7 @@ def test_the_debug_flag_turns_the_log_on(sandbox: Sandbox, tmp_path: Path, where
 def test_the_dashboard_takes_the_debug_flag(monkeypatch: pytest.MonkeyPatch) -> None:
     from chutes_tui import cli
 
-    monkeypatch.delenv(debuglog.ENV, raising=False)
+    monkeypatch.setenv(debuglog.ENV, "0")  # restored after the test: main() sets it to 1
     monkeypatch.setattr("chutes_tui.paths.print_paths", lambda args: 0)
     assert cli.main(["--debug", "paths"]) == 0
     assert debuglog.enabled()

@@ -263,9 +263,12 @@ async def test_esc_on_shares_clears_the_marks(sandbox: Sandbox) -> None:
 
 
 async def test_a_crash_shows_one_redacted_line_and_no_locals(
-    box: Sandbox, capfd: pytest.CaptureFixture[str]
+    box: Sandbox, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The app overrides Textual's private `_fatal_error`: this pins what it promises."""
+    from chutes_tui.client import debuglog
+
+    monkeypatch.delenv(debuglog.ENV, raising=False)  # no --debug: one line, no traceback
     key = box.users["demo"].api_key
     app = app_for(box)
 

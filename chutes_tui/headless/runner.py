@@ -103,8 +103,10 @@ async def _run(args: argparse.Namespace, out: Output, sandbox: EmbeddedSandbox |
     if args.command not in NO_AUTH_COMMANDS:
         config.require_credentials(connection)
 
-    def waiting(notice: RetryNotice) -> None:  # people and CI logs see why it pauses
-        out.info(notice.message)
+    def waiting(notice: RetryNotice) -> None:
+        """A wait the API asked for is said; quick retries of a failed connect stay quiet."""
+        if notice.asked:
+            out.info(notice.message)
 
     async with ChutesClient(connection, on_retry=waiting) as client:
         return int(await pick(args)(client, args, out))
