@@ -33,7 +33,8 @@ PROBE = textwrap.dedent(
     import chutes_tui
     from textual.color import Color
 
-    from chutes_tui.tui.app import ChutesApp, styles_dir
+    from chutes_tui.core.locations import styles
+    from chutes_tui.tui.app import ChutesApp
     from chutes_tui.tui.options import DashboardOptions
     from chutes_tui.tui.session import embedded_sandbox
     from chutes_tui.tui.theme import HOUSE_THEME
@@ -53,7 +54,7 @@ PROBE = textwrap.dedent(
             return {
                 "package": chutes_tui.__file__,
                 "sys_path": sys.path,
-                "styles_dir": str(styles_dir()),
+                "styles_dir": str(styles()),
                 "css_path": [str(path) for path in app.css_path],
                 "sources": [str(key[0] if isinstance(key, tuple) else key)
                             for key in app.stylesheet.source],

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from textual.app import App
@@ -51,10 +50,6 @@ def _has_socketio() -> bool:
     from importlib.util import find_spec
 
     return find_spec("socketio") is not None
-
-
-def styles_dir() -> Path:
-    return locations.styles()
 
 
 class ChutesApp(App[None]):
