@@ -71,9 +71,12 @@ async def test_share_checks_the_user_explains_the_cost_and_confirms(own_box: San
         await wait_for(pilot, lambda: isinstance(app.screen, ShareScreen), "the share dialog")
         await type_text(pilot, "nobodyhere")
         await wait_for(
-            pilot, lambda: "no user named" in static_text(app, "#share-check"), "the failed check"
+            pilot,
+            lambda: "no user named nobodyhere" in static_text(app, "#share-check"),
+            "the failed check",
         )
         await pilot.press("enter")
+        await wait_for(pilot, lambda: notes.any("not a user you can share with"), "the refusal")
         assert isinstance(app.screen, ShareScreen)  # refused: stays open
         app.screen.query_one("#share-user", Input).value = ""
         await type_text(pilot, "bob")
@@ -163,3 +166,20 @@ async def test_hotkey_only_credentials_are_told_shares_need_an_api_key(
             pilot, lambda: "needs an API key" in static_text(app, "#empty"), "the explanation"
         )
         assert app.state.connection == "online"
+
+
+async def test_enter_before_the_check_finishes_waits_for_its_verdict(own_box: Sandbox) -> None:
+    async with app_for(own_box).run_test(size=(120, 36)) as pilot:
+        app = await open_shares(pilot)
+        notes = Notes(app)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ShareScreen), "the share dialog")
+        await type_text(pilot, "nobodyhere")
+        await pilot.press("enter")  # at once: no verdict yet for this name
+        await wait_for(pilot, lambda: notes.any("not a user you can share with"), "the refusal")
+        assert isinstance(app.screen, ShareScreen)
+        assert "no user named nobodyhere" in static_text(app, "#share-check")
+        app.screen.query_one("#share-user", Input).value = ""
+        await type_text(pilot, "bob")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")

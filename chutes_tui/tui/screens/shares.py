@@ -87,49 +87,61 @@ class ShareScreen(DashboardAccess, ModalScreen[tuple[str, str, str] | None]):
     def user_changed(self, event: Input.Changed) -> None:
         self.user_ok = None
         self._explain()
+        self.query_one("#share-check", Static).update(" ")  # no verdict for what was typed before
         self.run_worker(self._check(event.value.strip()), group="user-check", exclusive=True)
 
-    async def _check(self, user: str) -> None:
+    async def _check(self, user: str, pause: float = 0.25) -> None:
+        """Check `user` once typing pauses for `pause` seconds; the verdict goes under the input."""
         check = self.query_one("#share-check", Static)
         if not user:
-            check.update(" ")
             return
+        verdict = self._local_verdict(user)
+        if verdict is None:
+            await asyncio.sleep(pause)
+            check.update(Text("checking…", style="dim"))
+            verdict = await self._server_verdict(user)
+        self.user_ok, text = verdict
+        check.update(text)
+
+    def _local_verdict(self, user: str) -> tuple[bool | None, Text] | None:
         if is_uuid(user):
-            self.user_ok = True
-            check.update(Text("a user id: the server checks it when you share", style="dim"))
-            return
+            return True, Text("a user id: the server checks it when you share", style="dim")
         if user in (self.state.username, self.state.user_id):
-            self.user_ok = False
-            check.update(Text("✗ that is you: share with another user", style="red"))
-            return
+            return False, Text("✗ that is you: share with another user", style="red")
         if not USERNAME_RE.match(user):
-            self.user_ok = False
-            check.update(Text("✗ not a user name (3-15 letters, digits, _ or -)", style="red"))
-            return
-        await asyncio.sleep(0.25)  # wait for the typing to pause
+            return False, Text("✗ not a user name (3-15 letters, digits, _ or -)", style="red")
+        return None
+
+    async def _server_verdict(self, user: str) -> tuple[bool | None, Text]:
         try:
             result = await self.state.client.name_check(user)
         except ChutesError as error:
-            self.user_ok = None
-            check.update(Text(f"cannot check the name: {error.message}", style="yellow"))
-            return
-        self.user_ok = result.valid and not result.available
-        check.update(
-            Text(f"✓ {user} exists", style="green")
-            if self.user_ok
-            else Text(f"✗ no user named {user}", style="red")
-        )
+            return None, Text(f"cannot check the name: {error.message}", style="yellow")
+        if result.valid and not result.available:
+            return True, Text(f"✓ {user} exists", style="green")
+        return False, Text(f"✗ no user named {user}", style="red")
 
     @on(Input.Submitted, "#share-user")
     def submitted(self, event: Input.Submitted) -> None:
-        chute, user = self._chute(), event.value.strip()
+        user = event.value.strip()
+        if self.user_ok is None and user:  # not checked yet: check now, then decide
+            self.run_worker(self._check_then_submit(user), group="user-check", exclusive=True)
+        else:
+            self._submit(user)
+
+    async def _check_then_submit(self, user: str) -> None:
+        await self._check(user, pause=0)
+        self._submit(user)
+
+    def _submit(self, user: str) -> None:
+        chute = self._chute()
         if chute is None:
             self.notify("You have no private chute to share.", severity="warning")
         elif not user:
             self.notify("Type the user to share with.", severity="warning")
         elif self.user_ok is False:
             self.notify(f"{user} is not a user you can share with.", severity="warning")
-        else:
+        else:  # a verified name, a user id, or a check that could not run: the server decides
             self.dismiss((chute.chute_id, chute.name, user))
 
     def action_cancel(self) -> None:
