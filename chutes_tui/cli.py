@@ -48,10 +48,23 @@ def _sandbox_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
     serve.add_argument(
         "--fee-formula",
         choices=("linear", "quadratic"),
-        default="linear",
-        help="deployment fee: 3 x gpus x rate (linear) or 3 x gpus^2 x rate",
+        default=None,
+        help="deployment fee: 3 x gpus x rate (linear, the default) or 3 x gpus^2 x rate"
+        " (quadratic, the default with --older-server)",
     )
-    serve.add_argument("--gpu-table", type=Path, default=None, help="GPU price table (JSON)")
+    serve.add_argument(
+        "--gpu-table",
+        type=Path,
+        default=None,
+        help="GPU price table (JSON; default: the packaged one, or the older server's)",
+    )
+    serve.add_argument(
+        "--older-server",
+        action="store_true",
+        help="behave like the platform's server of late 2025: no shares listing, ?quick=true"
+        " ignored (the warmup stream answers), instance logs refuse hotkeys, the fee counts"
+        " the GPUs twice, its own price table",
+    )
     serve.add_argument("--tao-usd", type=_positive, default=400.0, help="TAO price in USD")
     serve.add_argument(
         "--history-limit",

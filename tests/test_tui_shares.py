@@ -9,7 +9,6 @@ import pytest
 from textual.widgets import Input
 
 from chutes_tui import config
-from chutes_tui.client.errors import NotFound
 from chutes_tui.tui.app import ChutesApp
 from chutes_tui.tui.options import DashboardOptions
 from chutes_tui.tui.screens.modals import ConfirmScreen
@@ -134,24 +133,6 @@ async def test_unshare_asks_and_bulk_unshare_removes_every_marked_row(own_box: S
         await wait_for(pilot, lambda: table(app).row_count == 0, "the emptied list")
         assert api_shares(own_box) == []
         assert "You have not shared any chute" in static_text(app, "#empty")
-
-
-async def test_an_api_that_cannot_list_shares_says_so(
-    own_box: Sandbox, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    app = app_for(own_box)
-
-    async def older_server():
-        raise NotFound("Not Found", 404)
-
-    monkeypatch.setattr(app.state.client, "list_shares", older_server)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await wait_loaded(pilot)
-        await pilot.press("3")
-        await wait_for(
-            pilot, lambda: "cannot list shares" in static_text(app, "#empty"), "the explanation"
-        )
-        assert app.state.connection == "online"
 
 
 async def test_hotkey_only_credentials_are_told_shares_need_an_api_key(

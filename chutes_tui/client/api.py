@@ -20,7 +20,7 @@ import random
 import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from contextlib import aclosing, asynccontextmanager
+from contextlib import aclosing, asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -32,6 +32,7 @@ import httpx
 from chutes_tui.client import debuglog
 from chutes_tui.client.backoff import Backoff, StreamBackoff
 from chutes_tui.client.errors import (
+    AuthError,
     ChutesError,
     ClientClosed,
     ConfigError,
@@ -43,6 +44,7 @@ from chutes_tui.client.errors import (
     StreamIdle,
     TimedOut,
     Unreachable,
+    Unsupported,
     error_for,
 )
 from chutes_tui.client.sse import KEEPALIVE, ServerEvent, iter_event_batches
@@ -75,6 +77,15 @@ DEADLINE = 30.0
 # How long a stream may go without an event or a keep-alive (the platform sends one every
 # few seconds) before it is taken as broken and reopened (seconds).
 STREAM_IDLE = 60.0
+FIRST_EVENT_WAIT = 5.0  # seconds: an unwanted stream is read this long for its first event
+SHARES_UNSUPPORTED = (
+    "this server cannot list shares (it has no /users/me/shares; an older server):"
+    " sharing and unsharing still work"
+)
+QUICK_UNSUPPORTED = (
+    "this server has no quick warmup status (it answered ?quick=true with the warmup"
+    " stream; an older server): the warmup has begun, and the chute's instances tell how warm"
+)
 CLOSED = "this connection to the API was closed (another profile, or quitting)"
 
 
@@ -278,13 +289,15 @@ class ChutesClient:
         delay = backoff.next(hint)
         return delay, " as the API asks" if hint is not None else ""
 
-    async def _exchange(self, request: httpx.Request, stream: bool = False) -> httpx.Response:
+    async def _exchange(
+        self, request: httpx.Request, refuse_stream: str | None = None, stream: bool = False
+    ) -> httpx.Response:
         """Send one request, noting it in the debug log when there is one."""
         started = time.monotonic()
         if self._http.is_closed:
             raise ClientClosed(CLOSED)
         try:
-            response = await self._http.send(request, stream=stream)
+            response = await self._http.send(request, stream=stream or refuse_stream is not None)
         except BaseException as error:
             if self._debug:
                 self._debug.failure(request, error, started)
@@ -294,6 +307,17 @@ class ChutesClient:
         if self._debug:
             note = self._debug.stream_opened if stream else self._debug.exchange
             note(request, response.status_code, started)
+        if refuse_stream is not None:
+            try:
+                if _is_event_stream(response):
+                    with suppress(TimeoutError, httpx.TransportError, ChutesError):
+                        async with asyncio.timeout(FIRST_EVENT_WAIT):
+                            async for _ in iter_event_batches(response.aiter_bytes()):
+                                break  # the first event: the server has begun what was asked
+                    raise Unsupported(refuse_stream, response.status_code)
+                await response.aread()
+            finally:
+                await response.aclose()
         return response
 
     async def _pause(
@@ -323,11 +347,14 @@ class ChutesClient:
         bounded: bool = True,
         content: bytes | None = None,
         content_type: str = "application/json",
+        refuse_stream: str | None = None,
     ) -> httpx.Response:
         """Send one request; GETs retry, everything else goes exactly once.
 
         A JSON `payload` or raw `content`: either way the signed bytes are the sent bytes.
         When `bounded`, each try must be answered in full within the client's `deadline`.
+        With `refuse_stream`, an event stream in reply is closed after its first event and
+        `Unsupported(refuse_stream)` raised: the server ignored what asked for one reply.
         """
         body = content if content is not None else None if payload is None else _body(payload)
         retryable = method == "GET"
@@ -350,7 +377,7 @@ class ChutesClient:
             guard = asyncio.timeout(limit)
             try:
                 async with guard:
-                    response = await self._exchange(request)
+                    response = await self._exchange(request, refuse_stream)
             except TimeoutError:
                 if not guard.expired():
                     raise
@@ -385,7 +412,7 @@ class ChutesClient:
                     await self._pause(request, attempt, delay, why, retry_hint is not None)
                     attempt += 1
                     continue
-            raise error_for(status, _detail(response), retry_hint)
+            raise _refusal(request, response)
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self._send(method, path, **kwargs)
@@ -434,7 +461,10 @@ class ChutesClient:
                 "listing shares needs an API key (the API does not take hotkey signatures"
                 " there): set CHUTES_API_KEY or pass --api-key"
             )
-        data = await self._json("GET", "/users/me/shares")
+        try:
+            data = await self._json("GET", "/users/me/shares")
+        except NotFound:  # a fixed path: only a server without the route answers 404
+            raise Unsupported(SHARES_UNSUPPORTED, 404) from None
         return self._parse(list[models.Share], data, "/users/me/shares")
 
     # images
@@ -627,12 +657,19 @@ class ChutesClient:
     # live
 
     async def warmup_status(self, ref: str) -> models.QuickWarmup:
+        """Start warming `ref` and say how warm it is, in one short reply.
+
+        A server that ignores `quick` answers with the warmup stream instead: its first
+        event is read (so the warmup has begun), the stream closed, and `Unsupported` raised;
+        the chute's own instances then tell how warm it is.
+        """
         return await self._model(
             models.QuickWarmup,
             "GET",
             f"/chutes/warmup/{ref}",
             purpose="chutes",
             params={"quick": "true"},
+            refuse_stream=QUICK_UNSUPPORTED,
         )
 
     @asynccontextmanager
@@ -678,7 +715,7 @@ class ChutesClient:
                         f"GET {path}: HTTP {response.status_code}, and its reason did not arrive"
                         f" within {_seconds(self.deadline or 0)} s"
                     ) from None
-                raise error_for(response.status_code, _detail(response), _retry_after(response))
+                raise _refusal(request, response)
             yield response
         except BaseException as error:
             ending = error
@@ -884,6 +921,30 @@ class ChutesClient:
             if not batch or len(items) >= total:
                 return items
             page += 1
+
+
+HOTKEY_REFUSED = "Either payload_str or purpose must be provided"
+
+
+def _refusal(request: httpx.Request, response: httpx.Response) -> ChutesError:
+    """The error for a 4xx/5xx reply, in words that say what to do where the API's do not."""
+    detail = _detail(response)
+    if (
+        response.status_code == 401
+        and "X-Chutes-Hotkey" in request.headers
+        and HOTKEY_REFUSED in str(detail)
+    ):
+        what = "instance logs" if request.url.path.endswith("/logs") else request.url.path
+        return AuthError(
+            f"this server does not take hotkey signatures for {what}: it needs an API key"
+            " (set CHUTES_API_KEY, pass --api-key, or create one with `chutes keys create`)",
+            401,
+        )
+    return error_for(response.status_code, detail, _retry_after(response))
+
+
+def _is_event_stream(response: httpx.Response) -> bool:
+    return response.headers.get("content-type", "").startswith("text/event-stream")
 
 
 def _detail(response: httpx.Response) -> Any:

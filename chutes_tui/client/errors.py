@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     UNAVAILABLE = 8
     IMPORT_FAILED = 9
     DECLINED = 10
+    UNSUPPORTED = 12  # the server the user talks to has no such feature
 
 
 class ChutesError(Exception):
@@ -119,6 +120,12 @@ class ClientClosed(ChutesError):
 
 class TimedOut(ChutesError):
     exit_code = ExitCode.TIMED_OUT
+
+
+class Unsupported(ChutesError):
+    """The server has no such feature (an older server): not an outage, nothing to retry."""
+
+    exit_code = ExitCode.UNSUPPORTED
 
 
 class StreamBroken(ChutesError):

@@ -287,6 +287,24 @@ class QuickWarmup(ApiModel):
     bounty: Bounty | None = None
     instances: list[QuickInstance] = Field(default_factory=list)
 
+    @classmethod
+    def from_chute(cls, chute: Chute) -> QuickWarmup:
+        """The same facts read from the chute (for servers without a quick status)."""
+        hot = [row for row in chute.instances if row.active and row.verified]
+        return cls(
+            chute_id=chute.chute_id,
+            status="hot" if hot else "cold",
+            instance_count=len(hot),
+            instances=[
+                QuickInstance(
+                    instance_id=row.instance_id,
+                    active=row.active,
+                    gpu_count=chute.node_selector.gpu_count,
+                )
+                for row in chute.instances
+            ],
+        )
+
 
 class GpuPrice(ApiModel):
     usd: UsdTao

@@ -21,6 +21,7 @@ from chutes_tui.client.errors import (
     StreamBroken,
     TimedOut,
     Unreachable,
+    Unsupported,
 )
 from chutes_tui.headless.output import Column, Output, plain
 
@@ -363,7 +364,14 @@ def _warmup_printer(out: Output) -> WarmupHandler:
 
 async def warmup(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
     if not args.wait:
-        out.result(await client.warmup_status(args.chute))
+        try:
+            status = await client.warmup_status(args.chute)
+        except Unsupported as error:  # an older server: the chute's instances say it
+            from chutes_tui.client.models import QuickWarmup
+
+            out.info(error.message)
+            status = QuickWarmup.from_chute(await client.get_chute(args.chute))
+        out.result(status)
         return ExitCode.OK
     record = await follow_warmup(client, args.chute, args.timeout, out, _warmup_printer(out))
     if out.json:

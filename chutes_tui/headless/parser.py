@@ -34,6 +34,7 @@ EXIT_CODES = {
     ExitCode.UNAVAILABLE: "API unreachable or failing (connect errors, 5xx)",
     ExitCode.IMPORT_FAILED: "chute import failed",
     ExitCode.DECLINED: "declined at a prompt",
+    ExitCode.UNSUPPORTED: "not supported by this server (an older one)",
 }
 # What any command can end with; each command adds its own (`_command(codes=...)`).
 ANY_COMMAND = (ExitCode.OK, ExitCode.UNEXPECTED, ExitCode.USAGE, ExitCode.UNAVAILABLE)
@@ -301,7 +302,7 @@ def add_commands(commands: argparse._SubParsersAction[AnyParser]) -> None:
         help="the shares you created",
         description="The shares you created; needs an API key (the API's rule).",
         examples=["shares list", "shares list --chute hello-world"],
-        codes=(ExitCode.NOT_FOUND,),
+        codes=(ExitCode.NOT_FOUND, ExitCode.UNSUPPORTED),
     )
     share_actions = shares.add_subparsers(
         dest="action", required=True, metavar="ACTION", parser_class=Parser
@@ -310,9 +311,10 @@ def add_commands(commands: argparse._SubParsersAction[AnyParser]) -> None:
         share_actions,
         "list",
         help="list the shares you created",
-        description="List the shares you created, of every chute or of one.",
+        description="List the shares you created, of every chute or of one. A server"
+        " without a shares listing (an older one) ends with 12.",
         examples=["shares list", "shares list --chute hello-world --json"],
-        codes=(ExitCode.NOT_FOUND,),
+        codes=(ExitCode.NOT_FOUND, ExitCode.UNSUPPORTED),
     )
     share_list.add_argument("--chute", help="only shares of this chute (id or name)")
     _common(share_list)
@@ -321,7 +323,9 @@ def add_commands(commands: argparse._SubParsersAction[AnyParser]) -> None:
         commands,
         "warmup",
         help="warm a chute up; --wait until it is hot",
-        description="Ask for a chute to warm up and print its status; --wait follows it until hot.",
+        description="Ask for a chute to warm up and print its status; --wait follows it until"
+        " hot. A server without a quick status (an older one) is told so on stderr, and the"
+        " status is read from the chute's instances.",
         examples=["warmup hello-world", "warmup hello-world --wait --timeout 120"],
         codes=(ExitCode.NOT_FOUND, ExitCode.PAYMENT, ExitCode.TIMED_OUT),
     )

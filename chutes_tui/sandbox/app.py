@@ -15,7 +15,7 @@ from chutes_tui.sandbox.events import Events
 from chutes_tui.sandbox.lifecycle import Simulator
 from chutes_tui.sandbox.routes import chutes, control, deploy, images, live, logos, users
 from chutes_tui.sandbox.seed import seed
-from chutes_tui.sandbox.settings import SandboxSettings
+from chutes_tui.sandbox.settings import CATCH_ALL_404, SandboxSettings
 from chutes_tui.sandbox.storage import Store
 
 MAX_BODY = 2 * 1024 * 1024
@@ -97,4 +97,11 @@ def create_app(settings: SandboxSettings, events: Events | None = None) -> FastA
 
     for module in (control, users, images, live, chutes, deploy, logos):
         app.include_router(module.router)
+    if settings.older:
+
+        @app.api_route("/{anything:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+        async def catch_all(anything: str) -> JSONResponse:
+            """The older server sends every unknown path to a chute look-up that fails."""
+            return JSONResponse({"detail": CATCH_ALL_404}, status_code=404)
+
     return app

@@ -10,7 +10,12 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chutes_tui.sandbox.settings import DEFAULT_PORT, SandboxSettings, default_db_path
+from chutes_tui.sandbox.settings import (
+    DEFAULT_PORT,
+    OLDER_SERVER,
+    SandboxSettings,
+    default_db_path,
+)
 
 if TYPE_CHECKING:
     from chutes_tui.sandbox.seed import Credentials
@@ -24,15 +29,19 @@ UNAVAILABLE = 8
 
 def _settings(args: argparse.Namespace) -> SandboxSettings:
     from chutes_tui.core.pricing import GpuTable
+    from chutes_tui.sandbox.settings import older_gpu_table
 
+    older = args.older_server
+    table = older_gpu_table() if older and args.gpu_table is None else GpuTable.load(args.gpu_table)
     return SandboxSettings(
         db_path=args.db or default_db_path(),
         speed=args.speed,
         seed=not args.no_seed,
-        fee_formula=args.fee_formula,
+        fee_formula=args.fee_formula or ("quadratic" if older else "linear"),
         tao_usd=args.tao_usd,
         history_limit=max(args.history_limit, 0),
-        gpu_table=GpuTable.load(args.gpu_table),
+        gpu_table=table,
+        older=older,
         seed_time=args.seed_time,
         extra_chutes=max(args.extra_chutes, 0),
         log_burst=args.log_burst,
@@ -76,6 +85,10 @@ def serve(args: argparse.Namespace) -> int:
             f"  CHUTES_CONFIG_PATH=sandbox.ini chutes chutes list",
             file=sys.stderr,
         )
+        if settings.older:
+            print("  behaving like the late-2025 server:", file=sys.stderr)
+            for behaviour in OLDER_SERVER:
+                print(f"    - {behaviour}", file=sys.stderr)
         if args.host not in LOOPBACK:
             print(f"  WARNING: listening on {args.host}, beyond this machine", file=sys.stderr)
 

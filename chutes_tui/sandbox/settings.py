@@ -9,6 +9,25 @@ from chutes_tui.core.pricing import FeeFormula, GpuTable
 from chutes_tui.sandbox.clock import SimClock
 
 DEFAULT_PORT = 8765
+OLDER_GPU_TABLE = "older_gpus.json"
+# What the platform's own server did in late 2025 that the current API does not:
+OLDER_SERVER = (
+    "no shares listing (unknown paths fall into a catch-all 404 'No matching chute found!')",
+    "?quick=true on warmup is ignored: the warmup stream answers",
+    "instance logs refuse hotkey signatures (API keys only)",
+    "the deployment fee counts the GPUs twice",
+    "its own GPU price table, without a price-spread rule",
+)
+CATCH_ALL_404 = "No matching chute found!"
+
+
+def older_gpu_table() -> GpuTable:
+    """The GPU prices the late-2025 server answered on `/nodes/supported`."""
+    import json
+    from importlib import resources
+
+    text = resources.files("chutes_tui.sandbox").joinpath(OLDER_GPU_TABLE).read_text()
+    return GpuTable.from_dict(json.loads(text))
 
 
 def default_db_path() -> Path:
@@ -34,6 +53,7 @@ class SandboxSettings:
     log_burst: int = 0  # benchmark: lines per second written into a watched instance's log
     burst_seconds: float = 10.0  # how long a burst lasts, in real seconds
     paused: bool = False  # start with the simulated clock stopped (tests, benchmarks)
+    older: bool = False  # behave like the platform's server of late 2025 (see OLDER_SERVER)
     clock: SimClock = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -24,6 +24,7 @@ from chutes_tui.client.errors import (
     NotFound,
     TimedOut,
     Unreachable,
+    Unsupported,
     redact,
 )
 from chutes_tui.core import locations
@@ -40,10 +41,6 @@ RETRY_DELAYS = (2.0, 4.0, 8.0, 15.0, 30.0)
 SHOWN_ONLY = {"images": "ImagesScreen", "shares": "SharesScreen"}  # refreshed while visible
 LARGE_LIST = 2000
 LARGE_LIST_INTERVAL = 30.0
-SHARES_UNAVAILABLE = (
-    "This API cannot list shares (an older server): sharing and unsharing still work, but who"
-    " a chute is shared with cannot be shown."
-)
 
 
 def _has_socketio() -> bool:
@@ -323,11 +320,9 @@ class ChutesApp(App[None]):
         feed.loading = True
         try:
             shares = await state.client.list_shares()
-        except (NotFound, ConfigError) as error:
+        except (Unsupported, ConfigError) as error:
             if state is self.state:
-                feed.unavailable = (
-                    SHARES_UNAVAILABLE if isinstance(error, NotFound) else error.message
-                )
+                feed.unavailable = error.message
                 feed.error, feed.loading = None, False
                 feed.loaded_at = feed.loaded_at or time.time()
                 self.post_message(FeedUpdated("shares"))

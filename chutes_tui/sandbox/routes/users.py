@@ -11,6 +11,7 @@ from chutes_tui.client.models import Share
 from chutes_tui.core import pricing
 from chutes_tui.sandbox.auth import caller
 from chutes_tui.sandbox.context import sandbox
+from chutes_tui.sandbox.settings import CATCH_ALL_404
 from chutes_tui.sandbox.storage import ShareRow, UserRow
 
 router = APIRouter()
@@ -34,6 +35,8 @@ async def name_check(request: Request, username: str) -> dict[str, bool]:
 async def shares(
     request: Request, user_id: str, user: UserRow = Depends(caller())
 ) -> list[dict[str, Any]]:
+    if sandbox(request).settings.older:  # no such route: the catch-all answers
+        raise HTTPException(404, CATCH_ALL_404)
     if user_id not in ("me", user["user_id"]):
         raise HTTPException(403, "This action can only be performed by billing admin accounts.")
     rows = sandbox(request).store.all_as(

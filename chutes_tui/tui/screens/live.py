@@ -34,6 +34,7 @@ from chutes_tui.client.errors import (
     NotFound,
     TimedOut,
     Unreachable,
+    Unsupported,
 )
 from chutes_tui.core.formatting import plural
 from chutes_tui.core.live import InstanceState, LiveChute, TimelineEvent, api_epoch
@@ -148,6 +149,7 @@ class LiveScreen(DashboardAccess, Screen[None]):
         self.live: LiveChute | None = None
         self.problem: str | None = None
         self.warming = False
+        self.quick_status = True  # False once the server shows it has no quick warmup status
         self._streams: set[str] = set()
         self._poll_wake = asyncio.Event()
         self._last_poll: float | None = None
@@ -186,9 +188,14 @@ class LiveScreen(DashboardAccess, Screen[None]):
                     if self.options.events_url:
                         self.run_worker(self._follow_events(), group="events")
                 self._changed(self.live.apply_chute(chute))
-                if self.warming and not self.live.hot:
-                    quick = await client.warmup_status(chute.chute_id)
-                    self._changed(self.live.apply_quick(quick))
+                if self.warming and not self.live.hot and self.quick_status:
+                    try:
+                        quick = await client.warmup_status(chute.chute_id)
+                    except Unsupported as error:  # an older server: the chute says it all
+                        self.quick_status = False
+                        self._note("stream", error.message)
+                    else:
+                        self._changed(self.live.apply_quick(quick))
                 failures = 0
                 self.problem = None
                 self._last_poll = time.time()
