@@ -236,6 +236,9 @@ async def test_hotkey_logs_in_the_live_view_say_an_api_key_is_needed(older: Sand
             lambda: any("needs an API key" in line.text for line in view.logs.panes[ALL]),
             "the explanation in the log pane",
         )
+        told = [line.text for line in view.logs.panes[ALL] if "needs an API key" in line.text]
+        assert not any("Public chutes" in text for text in told)  # not the 403's story
+        assert app.state.connection == "online"  # the account is fine
 
 
 def live_screen(app: ChutesApp) -> LiveScreen:

@@ -32,10 +32,10 @@ import httpx
 from chutes_tui.client import debuglog
 from chutes_tui.client.backoff import Backoff, StreamBackoff
 from chutes_tui.client.errors import (
-    AuthError,
     ChutesError,
     ClientClosed,
     ConfigError,
+    HotkeyRefused,
     NotFound,
     PaymentRequired,
     RateLimited,
@@ -935,7 +935,7 @@ def _refusal(request: httpx.Request, response: httpx.Response) -> ChutesError:
         and HOTKEY_REFUSED in str(detail)
     ):
         what = "instance logs" if request.url.path.endswith("/logs") else request.url.path
-        return AuthError(
+        return HotkeyRefused(
             f"this server does not take hotkey signatures for {what}: it needs an API key"
             " (set CHUTES_API_KEY, pass --api-key, or create one with `chutes keys create`)",
             401,

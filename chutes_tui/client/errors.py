@@ -49,6 +49,10 @@ class AuthError(ChutesError):
     exit_code = ExitCode.AUTH
 
 
+class HotkeyRefused(AuthError):
+    """The server takes no hotkey signature for this request (older servers, instance logs)."""
+
+
 class NotFound(ChutesError):
     exit_code = ExitCode.NOT_FOUND
 

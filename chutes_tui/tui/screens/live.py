@@ -31,6 +31,7 @@ from chutes_tui.client.api import LogHistory, StreamNotice
 from chutes_tui.client.errors import (
     AuthError,
     ChutesError,
+    HotkeyRefused,
     NotFound,
     TimedOut,
     Unreachable,
@@ -346,6 +347,8 @@ class LiveScreen(DashboardAccess, Screen[None]):
                 self.logs.append(instance_id, [LogLine(now, instance_id, item.message, note=True)])
                 if item.kind == "gone" and self.live is not None:
                     self._changed(self.live.mark_gone(instance_id))
+        except HotkeyRefused as error:  # an older server: the fix is an API key
+            self._stream_failed(instance_id, error.message)
         except AuthError as error:
             self._stream_failed(instance_id, f"{error.message} {LOGS_FORBIDDEN}")
         except ChutesError as error:
