@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from chutes_tui.sandbox.clock import MAX_SIMULATED, SimClock
 from chutes_tui.sandbox.storage import Store
 from tests.conftest import body_bytes, deploy_body, running_sandbox
 from tests.sandbox_process import sandbox_process
@@ -285,3 +286,27 @@ def test_owner_slash_name_finds_the_owners_chute_before_a_literal_namesake(sandb
         assert after.status_code == 200
         assert after.json()["chute_id"] != "shadow"
         assert after.json()["user"]["username"] == "demo"
+
+
+def test_the_clock_cannot_be_pushed_past_what_the_simulation_can_count(sandbox):
+    """Two advances of 1e308 once made the simulated clock overflow: quick warmup then
+    answered 500 (an infinite bounty age) and the clock read back as null."""
+    with pytest.raises(ValueError):
+        SimClock(1e-300).advance(MAX_SIMULATED)  # a slow clock's step alone overflows
+    demo = sandbox.users["demo"]
+    with sandbox.http() as http:
+        before = http.get("/_sandbox/clock").json()
+        for _ in range(3):
+            reply = http.post("/_sandbox/clock", json={"advance": 1e308, "pause": True})
+            assert reply.status_code == 422, reply.text
+        state = http.get("/_sandbox/clock").json()
+        assert state["paused"] is before["paused"] is False  # a refused change changes nothing
+        assert state["simulated_seconds"] < MAX_SIMULATED
+        moved = http.post("/_sandbox/clock", json={"advance": MAX_SIMULATED / 2})
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["simulated_seconds"] >= MAX_SIMULATED / 2
+        again = http.post("/_sandbox/clock", json={"advance": MAX_SIMULATED / 2 + 1e6})
+        assert again.status_code == 422, again.text
+        for path in ("/chutes/warmup/hello-world?quick=true", "/users/me", "/chutes/hello-world"):
+            reply = http.get(path, headers=demo.key_headers())
+            assert reply.status_code == 200, (path, reply.text)

@@ -14,6 +14,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+# How far past its start a clock may be advanced, in simulated seconds (about 31,700 years):
+# far beyond it, the simulation's sums (ages times speed, costs) stop being finite numbers.
+MAX_SIMULATED = 1e12
+
 
 class SimClock:
     """Epoch seconds as the simulation sees them; one simulated second is 1/speed of them."""
@@ -54,11 +58,16 @@ class SimClock:
                 self._stopped_at = None
 
     def advance(self, simulated_seconds: float) -> None:
-        """Jump forward by a span of simulated time, paused or not."""
+        """Jump forward by a span of simulated time, paused or not (at most MAX_SIMULATED
+        past the start)."""
         if not (math.isfinite(simulated_seconds) and simulated_seconds >= 0):
             raise ValueError("the clock only moves forward, by a finite span")
         step = simulated_seconds / self.speed
         with self._lock:
+            if not (self._now() + step - self._origin) * self.speed <= MAX_SIMULATED:
+                raise ValueError(
+                    f"the clock goes at most {MAX_SIMULATED:g} simulated seconds past its start"
+                )
             if self._stopped_at is not None:
                 self._stopped_at += step
             else:

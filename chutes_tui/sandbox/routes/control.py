@@ -23,7 +23,7 @@ router = APIRouter(prefix="/_sandbox", include_in_schema=False)
 
 
 class ClockChange(BaseModel):
-    """`pause` stops or restarts the clock, then `advance` moves it on (simulated seconds)."""
+    """`advance` moves the clock on (simulated seconds); `pause` stops or restarts it."""
 
     pause: bool | None = None
     advance: float | None = None
@@ -62,12 +62,15 @@ async def change_clock(request: Request) -> dict[str, Any]:
     _loopback_only(request)
     change = await parse_body(request, ClockChange)
     clock = sandbox(request).settings.clock
+    if change.advance:  # first: a refused advance leaves the clock as it was
+        try:
+            clock.advance(change.advance)
+        except ValueError as error:
+            raise HTTPException(422, str(error)) from None
     if change.pause is True:
         clock.pause()
     elif change.pause is False:
         clock.resume()
-    if change.advance:
-        clock.advance(change.advance)
     return clock.state()
 
 
