@@ -41,7 +41,7 @@ chute = Chute(
     image={image!r},
     tagline="chutes-tui conformance check",
     readme="Deployed by scripts/conformance.py and deleted by it.",
-    node_selector=NodeSelector(gpu_count=1, min_vram_gb_per_gpu=16),
+    node_selector=NodeSelector(gpu_count=2, min_vram_gb_per_gpu=24),
     shutdown_after_seconds=300,
 )
 
@@ -279,12 +279,45 @@ def run_all(args: argparse.Namespace) -> list[Outcome]:
             if not username or not image_ref:
                 outcomes.append(Outcome(credential, "deploy", None, "", 0, "FAIL: no image", ""))
                 continue
+            estimate: float | None = None
             name = f"{args.prefix}-{secrets.token_hex(3)}"
             module = workdir / f"{name.replace('-', '_')}.py"
             module.write_text(CHUTE_FILE.format(username=username, name=name, image=image_ref))
             for step in writing_steps(name, workdir, args.max_fee, args.share_with):
-                outcomes.append(runner.run(step)[0])
+                balance = _balance(runner) if step.label == "deploy" else None
+                outcome, stdout = runner.run(step)
+                outcomes.append(outcome)
+                if step.label == "deploy --dry-run":
+                    estimate = _field(stdout, "fee_usd")
+                if step.label == "deploy" and balance is not None:
+                    after = _balance(runner)
+                    charged = _field(stdout, "fee_charged")
+                    moved = None if after is None else balance - after
+                    outcome.verdict += _fee_note(estimate, charged, moved)
     return outcomes
+
+
+def _balance(runner: Runner) -> float | None:
+    return _field(runner.run(Step("me", ["me", "--json"]))[1], "balance")
+
+
+def _field(stdout: str, key: str) -> float | None:
+    data = _json(stdout)
+    value = data.get(key) if isinstance(data, dict) else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _fee_note(estimate: float | None, charged: float | None, moved: float | None) -> str:
+    """What was estimated, what the deploy says it charged, and what the balance lost so far.
+
+    The platform may deduct a fee from the balance later (its usage tracker does), so a
+    balance that has not moved yet is a fact to report, not a failure.
+    """
+
+    def usd(value: float | None) -> str:
+        return "?" if value is None else f"${value:,.2f}"
+
+    return f" (estimate {usd(estimate)}, charged {usd(charged)}, balance moved {usd(moved)} so far)"
 
 
 def _image_ref(stdout: str, image_id: str) -> str | None:

@@ -71,6 +71,9 @@ def test_every_command_fares_as_expected(tmp_path: Path, older: bool) -> None:
         assert older_ones == set()
     deploy = next(row for row in rows if row["command"] == "deploy")
     assert "402 200" in deploy["statuses"]  # the fee notice, then the deploy it allowed
+    # two GPUs of the cheapest 24 GB kind at $0.25: the older server counts the GPUs twice
+    charged = "$3.00" if older else "$1.50"
+    assert f"estimate $1.50, charged {charged}, balance moved {charged}" in deploy["verdict"]
 
 
 def test_a_failing_command_is_a_fail_and_exit_1(sandbox: Sandbox) -> None:
