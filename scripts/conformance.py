@@ -215,6 +215,7 @@ def writing_steps(
         Step("deploy", [*deploy, "--yes", "--accept-fee", "--max-fee", f"{max_fee}", "--json"]),
         Step("deploy (identical again)", [*deploy, "--yes", "--accept-fee", "--json"], (CONFLICT,)),
         Step("chutes get (new)", ["chutes", "get", name, "--json"]),
+        Step("code (new)", ["code", name, "--json"]),
         Step("warmup (new)", ["warmup", name, "--json"], told={"no quick warmup": NO_QUICK}),
         Step(
             "warmup --wait (new)",
