@@ -36,7 +36,6 @@ KILL_AFTER_ACKS = 100
 BURST_SECONDS = 20.0
 MAX_DEPLOYS_PER_WORKER = 30
 MAX_OPS_PER_WORKER = 400
-SEEDED_BALANCE = 50.0
 TAGLINE_CHUTES = ("hello-world", "echo-stream", "llama-mini")
 SHARE_TARGETS = ("alice", "bob")
 DEPLOY_WORKERS = 2
@@ -103,8 +102,11 @@ def final_candidates(writes: list[Write], initial: object) -> set:
     return allowed
 
 
-def run_burst(url: str, key: str, ledger: Ledger, stop: threading.Event) -> None:
-    """Write from several threads until `stop` is set or the server goes away."""
+def run_burst(
+    url: str, key: str, ledger: Ledger, stop: threading.Event, prefix: str = "burst"
+) -> None:
+    """Write from several threads until `stop` is set or the server goes away; new chutes
+    are named `<prefix>-<worker>-<n>`."""
     headers = {"Authorization": key}
 
     def worker(ops: Callable[[int], tuple[Write, str, str, dict] | None]) -> None:
@@ -160,7 +162,7 @@ def run_burst(url: str, key: str, ledger: Ledger, stop: threading.Event) -> None
         def ops(n: int):
             if n >= MAX_DEPLOYS_PER_WORKER:
                 return None
-            name = f"burst-{worker_no}-{n}"
+            name = f"{prefix}-{worker_no}-{n}"
             body = deploy_body(name=name, tagline=f"deployed as {name}", code=f"print({name!r})\n")
             return Write("deploy", name, body["code"]), "POST", "/chutes/?accept_fee=true", body
 
@@ -181,13 +183,13 @@ def integrity(db: Path) -> tuple[str, list]:
     return ", ".join(row[0] for row in check), foreign
 
 
-def test_acknowledged_writes_survive_sigkill(server: Server) -> None:
-    server.start()
-    key = api_key(server.db, "demo")
-
+def burst_then_kill(server: Server, key: str, prefix: str = "burst") -> tuple[Ledger, int | None]:
+    """Write to a started server and SIGKILL it once enough writes of every kind are
+    acknowledged while others are in flight: the ledger, and how many were in flight then
+    (None when the burst never got there and nothing was killed)."""
     ledger, stop = Ledger(), threading.Event()
     burst = threading.Thread(
-        target=run_burst, args=(server.url, key, ledger, stop), name="burst", daemon=True
+        target=run_burst, args=(server.url, key, ledger, stop, prefix), name="burst", daemon=True
     )
     burst.start()
     deadline = time.monotonic() + BURST_SECONDS
@@ -205,6 +207,114 @@ def test_acknowledged_writes_survive_sigkill(server: Server) -> None:
     stop.set()
     burst.join(30)
     assert not burst.is_alive()
+    return ledger, killed_with_in_flight
+
+
+def crash_integrity(db: Path) -> tuple[str, list]:
+    """The integrity of the files as a crash left them, checked on a copy, so the restart
+    still has to recover the un-checkpointed WAL itself."""
+    crash = db.parent / f"crash-copy-{uuid.uuid4().hex[:8]}"
+    crash.mkdir()
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{db}{suffix}")
+        if source.exists():
+            shutil.copy(source, crash / f"{db.name}{suffix}")
+    return integrity(crash / db.name)
+
+
+@dataclass
+class Before:
+    """What the API showed before a burst: the writes' starting points."""
+
+    taglines: dict[str, object]
+    shared: dict[str, bool]
+    balance: float
+    user_ids: dict[str, str]
+
+
+def user_ids(db: Path) -> dict[str, str]:
+    with closing(sqlite3.connect(db)) as conn:
+        return dict(conn.execute("SELECT username, user_id FROM users").fetchall())
+
+
+def shared_targets(http: httpx.Client) -> set[str]:
+    shares = http.get("/users/me/shares")
+    assert shares.status_code == 200, shares.text
+    hello_id = chute_uid("demo", "hello-world")
+    return {row["shared_to"] for row in shares.json() if row["chute_id"] == hello_id}
+
+
+def read_before(http: httpx.Client, db: Path) -> Before:
+    ids = user_ids(db)
+    taglines = {}
+    for chute in TAGLINE_CHUTES:
+        reply = http.get(f"/chutes/{chute_uid('demo', chute)}")
+        assert reply.status_code == 200, reply.text
+        taglines[chute] = reply.json()["tagline"]
+    targets = shared_targets(http)
+    me = http.get("/users/me")
+    assert me.status_code == 200, me.text
+    shared = {target: ids[target] in targets for target in SHARE_TARGETS}
+    return Before(taglines, shared, me.json()["balance"], ids)
+
+
+def lost_writes(http: httpx.Client, ledger: Ledger, before: Before) -> list[str]:
+    """Every acknowledged write the API does not show after the restart (empty: none lost).
+
+    A stream of writes to one value is checked by its final value; each deploy on its own.
+    """
+    lost: list[str] = []
+    me = http.get("/users/me")
+    if me.status_code != 200 or me.json()["username"] != "demo":
+        lost.append(f"/users/me: {me.status_code} {me.text[:200]}")
+    for chute in TAGLINE_CHUTES:
+        reply = http.get(f"/chutes/{chute_uid('demo', chute)}")
+        writes = ledger.stream("tagline", chute)
+        allowed = final_candidates(writes, before.taglines[chute])
+        if reply.status_code != 200 or reply.json()["tagline"] not in allowed:
+            lost.append(f"tagline of {chute}: {reply.text[:200]}")
+    targets = shared_targets(http)
+    for target in SHARE_TARGETS:
+        writes = ledger.stream("share", target)
+        shared = before.user_ids[target] in targets
+        if shared not in final_candidates(writes, before.shared[target]):
+            lost.append(f"share with {target}: {[(w.value, w.outcome) for w in writes[-3:]]}")
+    acked_deploys = [w for w in ledger.writes if w.kind == "deploy" and w.outcome == ACKED]
+    for write in acked_deploys:
+        reply = http.get(f"/chutes/{write.key}")
+        chute = reply.json() if reply.status_code == 200 else {}
+        code = http.get(f"/chutes/code/{chute_uid('demo', write.key)}")
+        if (
+            chute.get("chute_id") != chute_uid("demo", write.key)
+            or chute.get("tagline") != f"deployed as {write.key}"
+            or code.status_code != 200
+            or code.text != write.value
+        ):
+            lost.append(f"deploy {write.key}: {reply.status_code} {reply.text[:200]}")
+    attempted = {w.key for w in ledger.writes if w.kind == "deploy"}
+    unknown = {w.key for w in ledger.writes if w.kind == "deploy" and w.outcome == UNKNOWN}
+    prefixes = {key.rsplit("-", 2)[0] for key in attempted}
+    for prefix in prefixes:
+        listing = http.get("/chutes/", params={"name": f"{prefix}-", "limit": 500})
+        present = {item["name"] for item in listing.json()["items"]}
+        stray = present - {w.key for w in acked_deploys} - unknown
+        if stray:
+            lost.append(f"deploys never acknowledged nor in flight are present: {sorted(stray)}")
+    # Each acknowledged deploy charged its fee in the same transaction; running
+    # instances only ever lower the balance further.
+    fee = deployment_fee(NodeSelector(gpu_count=1, min_vram_gb_per_gpu=16), GpuTable.load())
+    if me.json()["balance"] > before.balance - fee * len(acked_deploys) + 1e-6:
+        lost.append(f"balance {me.json()['balance']}: not every acknowledged fee was kept")
+    return lost
+
+
+def test_acknowledged_writes_survive_sigkill(server: Server) -> None:
+    server.start()
+    key = api_key(server.db, "demo")
+    with httpx.Client(base_url=server.url, headers={"Authorization": key}, timeout=10) as http:
+        before = read_before(http, server.db)
+
+    ledger, killed_with_in_flight = burst_then_kill(server, key)
     assert killed_with_in_flight, (
         f"the burst never reached {KILL_AFTER_ACKS} acknowledged writes with some in flight:"
         f" {ledger.count(ACKED)} acked, {ledger.count(REJECTED)} rejected"
@@ -212,68 +322,11 @@ def test_acknowledged_writes_survive_sigkill(server: Server) -> None:
     rejected = [w for w in ledger.writes if w.outcome == REJECTED]
     assert not rejected, [(w.kind, w.key, w.detail) for w in rejected[:5]]
 
-    # The files as the crash left them (checked on a copy, so the restart still has to
-    # recover the un-checkpointed WAL itself), then the restart on the originals.
-    crash = server.db.parent / "crash-copy"
-    crash.mkdir()
-    for suffix in ("", "-wal", "-shm"):
-        source = Path(f"{server.db}{suffix}")
-        if source.exists():
-            shutil.copy(source, crash / f"{server.db.name}{suffix}")
-    assert integrity(crash / server.db.name) == ("ok", [])
+    assert crash_integrity(server.db) == ("ok", [])
     server.start()
-
-    acked_deploys = [w for w in ledger.writes if w.kind == "deploy" and w.outcome == ACKED]
-    lost_deploys = [w for w in ledger.writes if w.kind == "deploy" and w.outcome == UNKNOWN]
     with httpx.Client(base_url=server.url, headers={"Authorization": key}, timeout=10) as http:
-        me = http.get("/users/me")
-        assert me.status_code == 200, me.text
-        assert me.json()["username"] == "demo"
-
-        for chute in TAGLINE_CHUTES:
-            reply = http.get(f"/chutes/{chute_uid('demo', chute)}")
-            assert reply.status_code == 200, reply.text
-            writes = ledger.stream("tagline", chute)
-            assert reply.json()["tagline"] in final_candidates(writes, None), (
-                chute,
-                [(w.value, w.outcome) for w in writes[-3:]],
-            )
-
-        shares = http.get("/users/me/shares")
-        assert shares.status_code == 200, shares.text
-        hello_id = chute_uid("demo", "hello-world")
-        targets = {row["shared_to"] for row in shares.json() if row["chute_id"] == hello_id}
-        for target in SHARE_TARGETS:
-            target_id = http.get("/users/me", headers={"Authorization": api_key(server.db, target)})
-            assert target_id.status_code == 200, target_id.text
-            shared = target_id.json()["user_id"] in targets
-            writes = ledger.stream("share", target)
-            assert shared in final_candidates(writes, False), (
-                target,
-                [(w.value, w.outcome) for w in writes[-3:]],
-            )
-
-        for write in acked_deploys:
-            reply = http.get(f"/chutes/{write.key}")
-            assert reply.status_code == 200, (write.key, reply.text)
-            chute = reply.json()
-            assert chute["chute_id"] == chute_uid("demo", write.key)
-            assert chute["tagline"] == f"deployed as {write.key}"
-            code = http.get(f"/chutes/code/{chute['chute_id']}")
-            assert code.status_code == 200 and code.text == write.value
-
-        listing = http.get("/chutes/", params={"name": "burst-", "limit": 500})
-        assert listing.status_code == 200, listing.text
-        present = {item["name"] for item in listing.json()["items"]}
-        attempted = {w.key for w in ledger.writes if w.kind == "deploy"}
-        assert {w.key for w in acked_deploys} <= present <= attempted
-        assert present - {w.key for w in acked_deploys} <= {w.key for w in lost_deploys}
-
-        # Each acknowledged deploy charged its fee in the same transaction; running
-        # instances only ever lower the balance further.
-        fee = deployment_fee(NodeSelector(gpu_count=1, min_vram_gb_per_gpu=16), GpuTable.load())
-        assert me.json()["balance"] <= SEEDED_BALANCE - fee * len(acked_deploys) + 1e-6
+        assert lost_writes(http, ledger, before) == []
 
     server.stop()
-    assert server.process.returncode is not None
+    assert server.process is not None and server.process.returncode is not None
     assert integrity(server.db) == ("ok", [])

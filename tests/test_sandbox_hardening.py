@@ -289,8 +289,9 @@ def test_owner_slash_name_finds_the_owners_chute_before_a_literal_namesake(sandb
 
 
 def test_the_clock_cannot_be_pushed_past_what_the_simulation_can_count(sandbox):
-    """Two advances of 1e308 once made the simulated clock overflow: quick warmup then
-    answered 500 (an infinite bounty age) and the clock read back as null."""
+    """Two advances of 1e308 once took the simulated clock past what its sums can hold: it
+    read back as null, and a quick warmup of a chute whose instance was still pending then
+    answered 500 (an infinite bounty age)."""
     with pytest.raises(ValueError):
         SimClock(1e-300).advance(MAX_SIMULATED)  # a slow clock's step alone overflows
     demo = sandbox.users["demo"]
