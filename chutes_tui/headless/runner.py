@@ -108,5 +108,7 @@ async def _run(args: argparse.Namespace, out: Output, sandbox: EmbeddedSandbox |
         if notice.asked:
             out.info(notice.message)
 
-    async with ChutesClient(connection, on_retry=waiting) as client:
+    from chutes_tui.client import limits
+
+    async with ChutesClient(connection, on_retry=waiting, **limits.from_environment()) as client:
         return int(await pick(args)(client, args, out))

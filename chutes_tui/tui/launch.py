@@ -7,6 +7,7 @@ import gc
 import sys
 
 from chutes_tui import config
+from chutes_tui.client import limits
 from chutes_tui.client.errors import ChutesError, ExitCode
 
 
@@ -28,6 +29,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
             log_lines=args.log_lines,
             events_url=args.events_url,
         )
+        limits.from_environment()  # a bad limit is said before anything starts
         session = open_session(
             sandbox=args.sandbox,
             config_path=args.config,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
+from chutes_tui.client import limits
 from chutes_tui.client.api import ChutesClient
 from chutes_tui.tui.options import DashboardOptions
 from chutes_tui.tui.remembered import KnownUsers, RememberedChutes
@@ -58,7 +59,7 @@ class DashboardState:
     def __init__(self, session: Session, options: DashboardOptions) -> None:
         self.session = session
         self.options = options
-        self.client = ChutesClient(session.connection)
+        self.client = ChutesClient(session.connection, **limits.from_environment())
         self.account: User | None = None
         self.connection: ConnectionState = "connecting"
         self.chutes: Feed[ChuteRow] = Feed()
