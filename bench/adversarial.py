@@ -1377,13 +1377,6 @@ def print_kills(results: list[KillRound], final: str) -> None:
 
 DEADLINE, STREAM_IDLE = 3.0, 3.0  # the client's limits for this section (defaults 30 and 60)
 FAKE_WORKERS = 4  # commands run at once: most of their time is waiting
-LAUNCHER = (
-    "import sys\n"
-    "from chutes_tui.client.api import ChutesClient\n"
-    "ChutesClient.__init__.__kwdefaults__.update(deadline={deadline}, stream_idle={idle})\n"
-    "from chutes_tui.cli import main\n"
-    "sys.exit(main(sys.argv[1:]))\n"
-)
 API_KEY = "cpk_" + "0123456789abcdef" * 2 + "." + "fedcba9876543210" * 2 + "." + "A1" * 16
 INSTANCE = "3f2e1d0c-b9a8-4765-8432-10fedcba9876"
 CHUTE = {
@@ -1602,13 +1595,14 @@ def isolated_env(home: Path) -> dict[str, str]:
         XDG_DATA_HOME=str(home / "data"),
         XDG_CACHE_HOME=str(home / "cache"),
         PYTHONUNBUFFERED="1",
+        CHUTES_TUI_DEADLINE=f"{DEADLINE:g}",
+        CHUTES_TUI_STREAM_IDLE=f"{STREAM_IDLE:g}",
     )
     return env
 
 
 def run_headless(case: FakeCase, url: str, env: dict[str, str]) -> FakeRun:
-    launcher = LAUNCHER.format(deadline=DEADLINE, idle=STREAM_IDLE)
-    argv = [sys.executable, "-c", launcher, "--no-ui", "--api-url", url, "--api-key", API_KEY]
+    argv = [sys.executable, "-m", "chutes_tui", "--no-ui", "--api-url", url, "--api-key", API_KEY]
     started = time.perf_counter()
     child = subprocess.Popen(
         [*argv, *case.command],
@@ -1686,11 +1680,10 @@ def print_fakes(runs: list[FakeRun], seconds: float) -> None:
     print(table(FAKE_COLUMNS, [fake_line(run) for run in runs]))
     print(
         f"{len(runs)} cases in {seconds:.1f} s, {FAKE_WORKERS} at a time. Each runs"
-        " `python -c <launcher> --no-ui --api-url http://127.0.0.1:<port> --api-key cpk_...`"
-        " + command, where the launcher lowers the client's defaults to deadline"
-        f" {DEADLINE:g} s and stream idle {STREAM_IDLE:g} s (30 s and 60 s otherwise; the"
-        " headless CLI has no flag for them) and then runs chutes_tui.cli.main; retries (3),"
-        " backoff (0.5 s, at most 8 s) and the 60 s Retry-After cap are the defaults"
+        " `chutes-tui --no-ui --api-url http://127.0.0.1:<port> --api-key cpk_...` + command,"
+        f" with CHUTES_TUI_DEADLINE={DEADLINE:g} and CHUTES_TUI_STREAM_IDLE={STREAM_IDLE:g}"
+        " (30 s and 60 s otherwise); retries (3), backoff (0.5 s, at most 8 s) and the 60 s"
+        " Retry-After cap are the defaults"
     )
     for run in runs:
         if run.code != run.case.expect:
