@@ -15,7 +15,6 @@ import inspect
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -24,7 +23,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from chutes_tui.client.api import LogHistory, StreamNotice
@@ -43,6 +41,7 @@ from chutes_tui.core.logbuffer import DEFAULT_CAP, MAX_BACKFILL, LogLine, stamp
 from chutes_tui.core.pricing import GpuTable
 from chutes_tui.tui.access import DashboardAccess
 from chutes_tui.tui.screens.live_header import HeaderFacts, header_text
+from chutes_tui.tui.screens.log_keys import LogKeys, log_bindings
 from chutes_tui.tui.widgets.account_bar import AccountBar
 from chutes_tui.tui.widgets.instance_table import InstanceTable
 from chutes_tui.tui.widgets.log_panes import ALL, LogPanes
@@ -119,23 +118,16 @@ def _while_shown(method: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-class LiveScreen(DashboardAccess, Screen[None]):
+class LiveScreen(DashboardAccess, LogKeys):
     """The cockpit for one chute."""
 
     AUTO_FOCUS = "#log-view"
     BINDINGS = [
         Binding("escape", "back", "Back", id="live.back"),
         Binding("w", "warmup", "Warm up", id="live.warmup"),
-        # `p` too: here it pauses the logs, not the lists' auto-refresh (one meaning per key)
-        Binding("space,p", "toggle_follow", "Pause/follow", id="live.follow"),
-        Binding("slash", "search", "Search", id="live.search"),
-        Binding("n", "next_match(True)", "Next", show=False, id="live.next"),
-        Binding("N", "next_match(False)", "Previous", show=False, id="live.previous"),
-        Binding("W", "switch('wrap')", "Wrap", show=False, id="live.wrap"),
-        Binding("t", "switch('timestamps')", "Times", show=False, id="live.timestamps"),
+        *log_bindings("live"),
         Binding("right_square_bracket", "pane(1)", "Next pane", show=False, id="live.pane_next"),
         Binding("left_square_bracket", "pane(-1)", "Prev pane", show=False, id="live.pane_prev"),
-        Binding("s", "save", "Save", id="live.save"),
         Binding("b", "backfill", "Backfill…", show=False, id="live.backfill"),
         Binding("plus,equals_sign", "poll(1)", "Slower poll", show=False, id="live.poll_slower"),
         Binding("minus", "poll(-1)", "Faster poll", show=False, id="live.poll_faster"),
@@ -170,10 +162,6 @@ class LiveScreen(DashboardAccess, Screen[None]):
     def on_mount(self) -> None:
         self.run_worker(self._poll(), group="poll", exclusive=True)
         self.set_interval(1.0, self._tick)
-
-    @property
-    def logs(self) -> LogPanes:
-        return self.query_one(LogPanes)
 
     # polling: the chute detail always, quick warmup status while warming
 
@@ -375,19 +363,6 @@ class LiveScreen(DashboardAccess, Screen[None]):
             self.workers.cancel_node(self)  # before the widgets go: no worker draws again
             self.app.pop_screen()
 
-    def action_toggle_follow(self) -> None:
-        self.logs.toggle_follow()
-
-    def action_switch(self, option: str) -> None:
-        """Turn a log view option (wrap, timestamps) on or off."""
-        self.logs.toggle(option)
-
-    def action_search(self) -> None:
-        self.logs.open_search()
-
-    def action_next_match(self, forward: bool) -> None:
-        self.logs.next_match(forward)
-
     def action_pane(self, step: int) -> None:
         self.logs.step(step)
 
@@ -407,21 +382,10 @@ class LiveScreen(DashboardAccess, Screen[None]):
         chute_id = self.live.chute_id if self.live else None
         self.app.push_screen(ChuteDetailScreen(chute_id or self.ref))
 
-    def action_save(self) -> None:
-        from chutes_tui.tui.screens.modals import PromptScreen
-
+    def save_name(self) -> str:
         name = self.live.name if self.live else self.ref
         pane = self.logs.pane if self.logs.pane == ALL else self.logs.pane[:8]
-        default = f"{name}-{pane}-{time.strftime('%Y%m%d-%H%M%S')}.log"
-
-        def chosen(path: str | None) -> None:
-            if path:
-                self.logs.save(Path(path).expanduser())
-
-        self.app.push_screen(
-            PromptScreen("Save this pane's lines to a file", "file name", default, "save"),
-            chosen,
-        )
+        return f"{name}-{pane}"
 
     def action_backfill(self) -> None:
         from chutes_tui.tui.screens.modals import PromptScreen

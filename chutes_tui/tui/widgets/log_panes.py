@@ -35,16 +35,27 @@ def match_words(number: int | None, count: int) -> str:
 class LogPanes(Vertical):
     """The tabs, the visible pane, its status line and the search box."""
 
-    def __init__(self, max_lines: int, backfill: int, *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        max_lines: int,
+        backfill: int | None = None,
+        *,
+        tabs: bool = True,
+        id: str | None = None,
+    ) -> None:
+        """`backfill` None: the status line does not speak of one; no `tabs`: one pane only."""
         super().__init__(id=id)
         self.max_lines = max_lines
         self.backfill = backfill
+        self.tabs = tabs
         self.panes: dict[str, LogBuffer] = {ALL: LogBuffer(max_lines)}
         self.pane = ALL
         self._flush_pending = False
 
     def compose(self) -> ComposeResult:
-        yield Tabs(Tab(ALL, id=f"pane-{ALL}"), id="log-tabs")
+        tabs = Tabs(Tab(ALL, id=f"pane-{ALL}"), id="log-tabs")
+        tabs.display = self.tabs
+        yield tabs
         yield LogView(self.panes[ALL], id="log-view")
         yield Static(id="log-status")
         yield Input(placeholder="search the logs (enter: find, esc: cancel)", id="log-search")
@@ -116,7 +127,8 @@ class LogPanes(Vertical):
             text.append(f" ({buffer.dropped:,} older dropped, cap {buffer.cap:,})", style="dim")
         text.append(f"   wrap {'on' if view.wrap else 'off'}", style="dim")
         text.append(f" · times {'on' if view.timestamps else 'off'}", style="dim")
-        text.append(f" · backfill {self.backfill:,}", style="dim")
+        if self.backfill is not None:
+            text.append(f" · backfill {self.backfill:,}", style="dim")
         if view.term:
             text.append(f"   /{view.term}", style="bold")
             words = match_words(view.match_number, view.match_count)
