@@ -61,7 +61,7 @@ class LogPanes(Vertical):
         yield Input(placeholder="search the logs (enter: find, esc: cancel)", id="log-search")
 
     def on_mount(self) -> None:
-        self.view.set_options(prefix=True)
+        self.view.set_options(prefix=self.tabs)  # one pane: no source to name
         self.show_status()
 
     @property
@@ -94,7 +94,8 @@ class LogPanes(Vertical):
         if pane is None:
             return
         pane.extend(lines)
-        self.panes[ALL].extend(lines)
+        if instance_id != ALL:
+            self.panes[ALL].extend(lines)
         if not self._flush_pending and self.pane in (ALL, instance_id):
             self._flush_pending = True
             self.set_timer(FLUSH_DELAY, self._flush)
