@@ -4,8 +4,9 @@ Idempotent GETs retry on connect errors, 429 and 5xx with capped, jittered backo
 Nothing else is ever retried: a deploy whose reply was lost is reconciled by reading the
 chute back, never by sending it again.
 
-Nothing waits without end: every request but a deploy has a total deadline (a server that
-trickles one byte at a time cannot hold it open), a stream that goes quiet, without even
+Nothing waits without end: every request but a deploy and a build upload has a total
+deadline (a server that trickles one byte at a time cannot hold it open; an upload takes
+as long as its size), a stream that goes quiet, without even
 a keep-alive, is taken as broken, and a `Retry-After` longer than the client is willing to
 wait gives up at once instead of waiting in silence.
 """
@@ -31,10 +32,24 @@ import httpx
 
 from chutes_tui.client import debuglog
 from chutes_tui.client.backoff import Backoff, StreamBackoff
+from chutes_tui.client.builds import (
+    CONTEXT_FIELD,
+    CONTEXT_NAME,
+    CONTEXT_TYPE,
+    BuildLogError,
+    BuildLogLine,
+    BuildLogText,
+    build_form,
+    build_log_item,
+    is_done,
+    unseen,
+)
 from chutes_tui.client.errors import (
+    AuthError,
     ChutesError,
     ClientClosed,
     ConfigError,
+    Conflict,
     HotkeyRefused,
     NotFound,
     PaymentRequired,
@@ -45,6 +60,7 @@ from chutes_tui.client.errors import (
     TimedOut,
     Unreachable,
     Unsupported,
+    ValidationFailed,
     error_for,
 )
 from chutes_tui.client.sse import KEEPALIVE, ServerEvent, iter_event_batches
@@ -78,6 +94,8 @@ DEADLINE = 30.0
 # few seconds) before it is taken as broken and reopened (seconds).
 STREAM_IDLE = 60.0
 FIRST_EVENT_WAIT = 5.0  # seconds: an unwanted stream is read this long for its first event
+# How long the API may take to answer a build upload once it has every byte (seconds).
+UPLOAD_REPLY = 300.0
 SHARES_UNSUPPORTED = (
     "this server cannot list shares (it has no /users/me/shares; an older server):"
     " sharing and unsharing still work"
@@ -233,6 +251,10 @@ class ChutesClient:
         self._clock = clock
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self._stream_timeout = httpx.Timeout(None, connect=connect_timeout)
+        # An upload may take as long as its size needs; its reply may not.
+        self._upload_timeout = httpx.Timeout(
+            None, connect=connect_timeout, read=max(timeout, UPLOAD_REPLY)
+        )
         self._hotkey_checked = False
         self._debug = debuglog.request_log()
         self._http = httpx.AsyncClient(
@@ -888,6 +910,165 @@ class ChutesClient:
             params, history = {"backfill": 0}, 0
             await self._sleep(delay)
 
+    # image builds
+
+    async def build_image(
+        self,
+        *,
+        username: str,
+        name: str,
+        tag: str,
+        readme: str,
+        dockerfile: str,
+        image: str,
+        context: bytes,
+        public: bool = False,
+        logo_id: str | None = None,
+    ) -> dict[str, Any]:
+        """`POST /images/` as `chutes build` sends it, exactly once; the API's reply.
+
+        The multipart body is rendered once, and its bytes are both signed and sent. A reply
+        lost on the way is settled by reading the image back, never by sending it again.
+        """
+        ref = f"{username}/{name}:{tag}"
+        fields = build_form(
+            username=username,
+            name=name,
+            tag=tag,
+            readme=readme,
+            dockerfile=dockerfile,
+            image=image,
+            public=public,
+            logo_id=logo_id,
+        )
+        form = self._http.build_request(
+            "POST",
+            "/images/",
+            data=fields,
+            files={CONTEXT_FIELD: (CONTEXT_NAME, context, CONTEXT_TYPE)},
+        )
+        try:
+            data = await self._json(
+                "POST",
+                "/images/",
+                content=form.read(),
+                content_type=form.headers["Content-Type"],
+                headers=SDK_VERSION_HEADER,
+                timeout=self._upload_timeout,
+                bounded=False,
+            )
+        except (TimedOut, Unreachable) as lost:
+            if isinstance(lost, Unreachable) and not lost.sent:
+                raise  # never connected: nothing was sent
+            return await self._reconcile_build(ref, lost)
+        except ChutesError as refusal:
+            raise _build_refusal(ref, len(context), refusal) from None
+        if not isinstance(data, dict) or not isinstance(data.get("image_id"), str):
+            raise ServerError("/images/: the API reply has no image_id")
+        return data
+
+    async def _reconcile_build(self, ref: str, lost: ChutesError) -> dict[str, Any]:
+        try:
+            return await self.get_image(ref, raw=True)
+        except NotFound:
+            raise Unreachable(
+                f"the build upload of {ref} got no reply and the image does not exist: it was"
+                " not created, so it is safe to try again"
+            ) from None
+        except ChutesError as error:
+            raise ServerError(
+                f"the build upload of {ref} got no reply ({lost.message}) and reading it back"
+                f" failed ({error.message}): check with `chutes-tui --no-ui images get {ref}`"
+                " before building again"
+            ) from None
+
+    async def image_build_log(
+        self,
+        image_id: str,
+        offset: str | None = None,
+        *,
+        follow: bool = True,
+        attempts: int = 30,
+    ) -> AsyncGenerator[BuildLogLine | BuildLogText | StreamNotice, None]:
+        """An image's build log: its lines as they come, until `DONE`.
+
+        A build that has ended is answered with its whole log as text (`BuildLogText`). A
+        stream that breaks, goes quiet or ends early is reopened from the last line's
+        offset (announced by a `retrying` notice, waiting longer each time, as
+        `log_feed` does); the API's `ERROR:` reports come as `error` notices. Without
+        `follow`, only what is logged so far: it ends at the first keep-alive.
+        """
+        path = f"/images/{image_id}/logs"
+        failures = 0
+        backoff = self._stream_backoff()
+        shown, last = 0, None  # lines yielded, and the last of them
+        while True:
+            backoff.opened()
+            params = {"offset": offset} if offset is not None else None
+            try:
+                async with self._stream(path, "images", params) as response:
+                    if not _is_event_stream(response):
+                        text = await self._whole_text(response, path)
+                        yield BuildLogText(unseen(text, shown, last))
+                        return
+                    async for batch in self._batches(response, path):
+                        backoff.delivered()
+                        if failures:
+                            failures = 0
+                            yield StreamNotice("connected", "reconnected")
+                        for event in batch:
+                            if is_done(event) or (not follow and event.kind == KEEPALIVE):
+                                return
+                            item = build_log_item(event)
+                            if isinstance(item, BuildLogError):
+                                yield StreamNotice("error", f"build log: {item.message}")
+                            elif item is not None:
+                                offset = item.offset if item.offset is not None else offset
+                                shown, last = shown + 1, item.log
+                                yield item
+                reason: ChutesError = StreamBroken("the build log stream ended before DONE")
+            except (StreamBroken, Unreachable, ServerError, RateLimited) as error:
+                reason = error
+            failures += 1
+            if failures > attempts:
+                raise reason
+            delay, asked = self._reopen_delay(backoff, reason)
+            where = f" from offset {offset}" if offset is not None else ""
+            yield StreamNotice(
+                "retrying",
+                f"{reason.message}; reopening{where} in {delay:.1f} s{asked}"
+                f" (attempt {failures} of {attempts})",
+                delay,
+            )
+            await self._sleep(delay)
+
+    async def _batches(
+        self, response: httpx.Response, path: str
+    ) -> AsyncGenerator[list[ServerEvent], None]:
+        """The events of an open stream, one list per read; a broken one raises StreamBroken."""
+        try:
+            async for batch in iter_event_batches(response.aiter_bytes(), idle=self.stream_idle):
+                yield batch
+        except httpx.TransportError as error:
+            raise StreamBroken(f"GET {path}: the stream broke: {_why(error)}") from None
+        except StreamIdle as error:
+            raise StreamIdle(f"GET {path}: {error.message}") from None
+
+    async def _whole_text(self, response: httpx.Response, path: str) -> str:
+        reading = asyncio.timeout(self.deadline)
+        try:
+            async with reading:
+                await response.aread()
+        except TimeoutError:
+            if not reading.expired():
+                raise
+            raise StreamBroken(
+                f"GET {path}: the log did not arrive within {_seconds(self.deadline or 0)} s"
+            ) from None
+        except httpx.TransportError as error:
+            raise StreamBroken(f"GET {path}: the log broke off: {_why(error)}") from None
+        return response.text
+
     # platform
 
     @overload
@@ -924,6 +1105,33 @@ class ChutesClient:
 
 
 HOTKEY_REFUSED = "Either payload_str or purpose must be provided"
+
+
+def _build_refusal(ref: str, size: int, refusal: ChutesError) -> ChutesError:
+    """A refused build upload in words that say what to do; the class (exit code) is kept."""
+    said = f" (the API: {refusal.message})" if refusal.message else ""
+    if isinstance(refusal, Conflict):
+        message = (
+            f"image {ref} already exists: give the image another tag, or delete it first"
+            f" (`chutes-tui --no-ui images delete {ref}`)"
+        )
+    elif isinstance(refusal, AuthError):
+        message = (
+            f"the API refused the build of {ref}{said}: an image is built for its own user"
+            " only (the username in Image(...) must be yours), with valid credentials"
+        )
+    elif isinstance(refusal, PaymentRequired):
+        message = f"the API refused the build of {ref}{said}: top up the account to build images"
+    elif isinstance(refusal, ValidationFailed) and refusal.status == 413:
+        message = (
+            f"the build context of {ref} ({size:,} bytes zipped) is too large for the API:"
+            " leave out what the image does not need (--include-cwd adds the whole directory)"
+        )
+    elif isinstance(refusal, ValidationFailed):
+        message = f"the API refused the build request of {ref}{said}"
+    else:
+        return refusal
+    return type(refusal)(message, refusal.status)
 
 
 def _refusal(request: httpx.Request, response: httpx.Response) -> ChutesError:

@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     UNAVAILABLE = 8
     IMPORT_FAILED = 9
     DECLINED = 10
+    BUILD_FAILED = 11  # an image build ended in an error
     UNSUPPORTED = 12  # the server the user talks to has no such feature
 
 

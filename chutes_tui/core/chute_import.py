@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import os
 import re
 import signal
 import sys
 import tempfile
-from dataclasses import dataclass
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +46,52 @@ class BadRef(ChutesError):
 
 
 @dataclass(frozen=True)
+class ContextFile:
+    path: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ImageBuild:
+    """What `chutes build` sends for a chute's image: the form fields and the context zip."""
+
+    username: str
+    name: str
+    tag: str
+    readme: str
+    dockerfile: str
+    pickled: str  # base64 of the pickled SDK Image, as the SDK sends it
+    image_id: str
+    context: bytes = field(repr=False)  # chute.zip
+
+    @property
+    def ref(self) -> str:
+        return f"{self.username}/{self.name}:{self.tag}"
+
+    @property
+    def files(self) -> list[ContextFile]:
+        """The files in the context zip, in its order (directories left out)."""
+        with zipfile.ZipFile(io.BytesIO(self.context)) as archive:
+            return [
+                ContextFile(entry.filename, entry.file_size)
+                for entry in archive.infolist()
+                if not entry.is_dir()
+            ]
+
+    @property
+    def total_size(self) -> int:
+        """Bytes of the files, uncompressed."""
+        return sum(entry.size for entry in self.files)
+
+
+@dataclass(frozen=True)
 class ImportedChute:
     ref: str
     body: dict[str, Any]
     module_file: str
     output: str  # what the module printed while importing
+    standard_image: bool = False  # the image is a name on the platform: nothing to build
+    build: ImageBuild | None = None  # when asked for, and the image is one to build
 
 
 def check_ref(ref: str) -> None:
@@ -67,13 +110,26 @@ async def _end(process: asyncio.subprocess.Process) -> None:
 
 
 async def import_chute(
-    ref: str, directory: str | Path = ".", timeout: float = DEFAULT_TIMEOUT
+    ref: str,
+    directory: str | Path = ".",
+    timeout: float = DEFAULT_TIMEOUT,
+    *,
+    build: bool = False,
+    include_cwd: bool = False,
 ) -> ImportedChute:
-    """The deploy body for `ref`, built by the official SDK in a child process."""
+    """The deploy body for `ref`, built by the official SDK in a child process.
+
+    With `build`, also the image build `chutes build` would send (None for a standard
+    image); `include_cwd` puts the whole directory into its context, as the SDK's flag does.
+    """
     check_ref(ref)
     directory = Path(directory).resolve()
     with tempfile.TemporaryDirectory(prefix="chutes-tui-import-") as scratch:
         result_path = Path(scratch) / "result.json"
+        context_path = Path(scratch) / "chute.zip"
+        extra = ["--context", str(context_path)] if build else []
+        if build and include_cwd:
+            extra.append("--include-cwd")
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -81,6 +137,7 @@ async def import_chute(
             str(directory),
             ref,
             str(result_path),
+            *extra,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -101,7 +158,9 @@ async def import_chute(
         text = output.decode(errors="replace")
         try:
             result = json.loads(result_path.read_text())
-        except (OSError, ValueError):
+            fields = result.get("build") if result.get("ok") else None
+            image = None if fields is None else _image_build(fields, context_path.read_bytes())
+        except (OSError, ValueError, KeyError, TypeError):
             raise ImportFailed(
                 f"importing {ref} stopped without a result (exit code {process.returncode})",
                 text[-OUTPUT_TAIL:],
@@ -111,4 +170,24 @@ async def import_chute(
         if "not installed" in message:
             message += ": install it with `pip install chutes` (or `pip install 'chutes-tui[sdk]'`)"
         raise ImportFailed(message, (result.get("detail") or text)[-OUTPUT_TAIL:])
-    return ImportedChute(ref, result["body"], result["module_file"], text)
+    return ImportedChute(
+        ref,
+        result["body"],
+        result["module_file"],
+        text,
+        standard_image=bool(result.get("standard_image")),
+        build=image,
+    )
+
+
+def _image_build(fields: dict[str, Any], context: bytes) -> ImageBuild:
+    return ImageBuild(
+        username=fields["username"],
+        name=fields["name"],
+        tag=fields["tag"],
+        readme=fields["readme"],
+        dockerfile=fields["dockerfile"],
+        pickled=fields["image"],
+        image_id=fields["image_id"],
+        context=context,
+    )

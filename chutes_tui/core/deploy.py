@@ -68,6 +68,7 @@ class Check:
     blocking: bool = True
     exit_code: int = ExitCode.USAGE
     waitable: bool = False  # passes by itself later (an image still building)
+    buildable: bool = False  # passes once the image is built (it does not exist yet)
 
 
 @dataclass
@@ -102,6 +103,13 @@ class DeployPlan:
     def waiting_for_image(self) -> bool:
         """The only problem is an image still being built."""
         return bool(self.blockers) and all(check.waitable for check in self.blockers)
+
+    @property
+    def needs_image(self) -> bool:
+        """The only problem is an image that is missing or still being built."""
+        return bool(self.blockers) and all(
+            check.waitable or check.buildable for check in self.blockers
+        )
 
     def summary(self) -> dict[str, Any]:
         """What the confirmation shows, and what `--dry-run --json` prints."""
@@ -233,13 +241,19 @@ def _version(image_id: str, code: str) -> str:
 
 
 async def plan_deploy(
-    client: ChutesClient, ref: str, options: DeployOptions, ui: DeployUI | None = None
+    client: ChutesClient,
+    ref: str,
+    options: DeployOptions,
+    ui: DeployUI | None = None,
+    imported: ImportedChute | None = None,
 ) -> DeployPlan:
-    """Import the chute and run every pre-flight check; sends nothing that writes."""
+    """Import the chute (unless given `imported`) and run every pre-flight check; sends
+    nothing that writes."""
     say = ui.progress if ui else (lambda message: None)
     check_ref(ref)
-    say(f"importing {ref} …")
-    imported: ImportedChute = await import_chute(ref, options.directory, options.import_timeout)
+    if imported is None:
+        say(f"importing {ref} …")
+        imported = await import_chute(ref, options.directory, options.import_timeout)
     body = dict(imported.body, public=options.public)
     plan = DeployPlan(ref, body["name"], body["image"], body, logo=options.logo)
     checks = plan.checks
@@ -257,7 +271,8 @@ async def plan_deploy(
                 "image",
                 False,
                 f"image {body['image']} not found or not yours",
-                "build it first with `chutes build`",
+                f"build it first: `chutes-tui --no-ui build {ref}` (or `chutes build {ref}`)",
+                buildable=True,
             )
         )
     if image is not None:
@@ -331,7 +346,7 @@ async def plan_deploy(
         )
     checks.extend(_field_checks(body))
     if options.logo:
-        checks.append(_logo_check(Path(options.directory) / options.logo))
+        checks.append(logo_check(Path(options.directory) / options.logo))
 
     existing: Chute | None = None
     try:
@@ -372,7 +387,7 @@ async def plan_deploy(
     return plan
 
 
-def _logo_check(path: Path) -> Check:
+def logo_check(path: Path) -> Check:
     fix = "give the path of an existing PNG, JPEG, GIF or WebP file"
     try:
         head = path.read_bytes()[:16]
@@ -405,6 +420,21 @@ def _field_checks(body: dict[str, Any]) -> list[Check]:
     return [Check("fields", True, "name, reference and cord paths are valid")]
 
 
+def require_fee_accepted(plan: DeployPlan, options: DeployOptions) -> None:
+    """FeeNotAccepted when the deploy costs a fee that was not accepted."""
+    if plan.fee > 0 and not options.accept_fee:
+        raise FeeNotAccepted(
+            f"deploying {plan.name} costs a one-off fee of ${plan.fee:,.2f}"
+            + (
+                f" and ${plan.hourly[0]:,.2f}-${plan.hourly[1]:,.2f} per hour per instance"
+                " while it runs"
+                if plan.hourly
+                else ""
+            )
+            + ": accept it to go ahead (--accept-fee). Nothing was sent."
+        )
+
+
 async def deploy(
     client: ChutesClient, plan: DeployPlan, options: DeployOptions, ui: DeployUI
 ) -> Chute:
@@ -427,17 +457,7 @@ async def deploy(
         )
     if not plan.ready:
         raise DeployBlocked(plan)
-    if plan.fee > 0 and not options.accept_fee:
-        raise FeeNotAccepted(
-            f"deploying {plan.name} costs a one-off fee of ${plan.fee:,.2f}"
-            + (
-                f" and ${plan.hourly[0]:,.2f}-${plan.hourly[1]:,.2f} per hour per instance"
-                " while it runs"
-                if plan.hourly
-                else ""
-            )
-            + ": accept it to go ahead (--accept-fee). Nothing was sent."
-        )
+    require_fee_accepted(plan, options)
     if not await ui.confirm(plan):
         raise Declined("deploy cancelled: nothing was sent")
     if options.logo:

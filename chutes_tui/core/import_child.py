@@ -1,10 +1,16 @@
 """Run in a child process: import `module:chute` with the chutes SDK, write the deploy body.
 
     python -m chutes_tui.core.import_child DIRECTORY MODULE:CHUTE RESULT_JSON
+        [--context ZIP [--include-cwd]]
 
-The body is built field for field as `chutes deploy` (SDK 0.6.9) builds it. Anything the
-module prints goes to this process's stdout/stderr, which the parent captures; the result
-travels only through RESULT_JSON, so noise cannot corrupt it.
+The body is built field for field as `chutes deploy` (SDK 0.6.9) builds it. With
+`--context`, the image is also prepared as `chutes build` prepares it: its Dockerfile text,
+its pickle, and the build context packed into ZIP the SDK's way (the files each directive
+names, copied into a scratch directory and zipped with `shutil.make_archive`);
+`--include-cwd` adds `ADD . /app` first, as the SDK's flag does. A standard image (a string)
+has nothing to build. Anything the module prints goes to this process's stdout/stderr,
+which the parent captures; the result travels only through RESULT_JSON, so noise cannot
+corrupt it.
 """
 
 from __future__ import annotations
@@ -12,13 +18,16 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 import traceback
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from chutes.chute import Chute
+    from chutes.image import Image
 
 EXIT_OK, EXIT_FAILED = 0, 3
 
@@ -98,8 +107,79 @@ def build_body(ref: str, module: ModuleType, chute: Chute) -> dict[str, Any]:
     }
 
 
+class ContextOutside(ValueError):
+    """A build-context file lies outside the chute's directory."""
+
+
+def _copy_into(source: str, scratch: str, cwd: str) -> None:
+    relative = os.path.relpath(source, start=cwd)
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        raise ContextOutside(f"the build context names {source}, outside {cwd}")
+    target = os.path.join(scratch, relative)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    shutil.copy(source, target)
+
+
+def pack_context(image: Image, zip_path: str) -> None:
+    """The build context as `chutes build` (SDK 0.6.9) zips it, written to `zip_path`.
+
+    Every path a directive names (a directory: every file under it) is copied into a
+    scratch directory at its place relative to here, and that directory is zipped.
+    """
+    cwd = os.getcwd()
+    paths = [path for directive in image._directives for path in directive._build_context]
+    with tempfile.TemporaryDirectory(prefix="chutes-tui-context-") as scratch:
+        tree = os.path.join(scratch, "context")
+        os.mkdir(tree)
+        for path in paths:
+            absolute = os.path.abspath(path)
+            if os.path.isdir(absolute):
+                for root, _, files in os.walk(absolute):
+                    for name in files:
+                        _copy_into(os.path.join(root, name), tree, cwd)
+            elif os.path.isfile(absolute):
+                _copy_into(absolute, tree, cwd)
+        made = shutil.make_archive(os.path.join(scratch, "chute"), "zip", tree)
+        shutil.move(made, zip_path)
+
+
+def build_request(image: Image, zip_path: str, include_cwd: bool) -> dict[str, Any]:
+    """What `chutes build` sends for `image`, but the context (packed into `zip_path`)."""
+    import base64
+    import pickle
+
+    if include_cwd:
+        from chutes.image.directive.add import ADD
+
+        image._directives.append(ADD(source=".", dest="/app"))
+    pack_context(image, zip_path)
+    return {
+        "username": image.username,
+        "name": image.name,
+        "tag": image.tag,
+        "readme": image.readme or "",
+        "dockerfile": str(image),
+        "image": base64.b64encode(pickle.dumps(image)).decode(),
+        "image_id": image.uid,
+    }
+
+
+def _options(argv: list[str]) -> tuple[list[str], str | None, bool]:
+    """The positional arguments, the context zip path (or None) and --include-cwd."""
+    positional, context, include_cwd = [], None, False
+    words = iter(argv)
+    for word in words:
+        if word == "--context":
+            context = next(words)
+        elif word == "--include-cwd":
+            include_cwd = True
+        else:
+            positional.append(word)
+    return positional, context, include_cwd
+
+
 def main(argv: list[str]) -> int:
-    directory, ref, result_path = argv
+    (directory, ref, result_path), context, include_cwd = _options(argv)
     module_name, _, attribute = ref.partition(":")
     os.environ.setdefault("CHUTES_ALLOW_MISSING", "true")
     try:
@@ -135,9 +215,22 @@ def main(argv: list[str]) -> int:
         )
     try:
         body = build_body(ref, module, chute)
-        text = json.dumps(
-            {"ok": True, "body": body, "module_file": module.__file__}, default=_schema
-        )
+    except Exception as error:
+        return _fail(result_path, f"cannot build the deploy request: {error!r}")
+    result: dict[str, Any] = {
+        "ok": True,
+        "body": body,
+        "module_file": module.__file__,
+        "standard_image": isinstance(chute.image, str),
+    }
+    if context is not None and not isinstance(chute.image, str):
+        try:
+            result["build"] = build_request(chute.image, context, include_cwd)
+        except Exception as error:  # unreadable files, a context outside the directory
+            tail = "".join(traceback.format_exception(error)[-4:])
+            return _fail(result_path, f"cannot pack the build context: {error}", tail)
+    try:
+        text = json.dumps(result, default=_schema)
     except Exception as error:
         return _fail(result_path, f"cannot build the deploy request: {error!r}")
     with open(result_path, "w") as out:

@@ -213,6 +213,8 @@ def _show_checks(plan: DeployPlan, out: Output) -> None:
     for check in plan.checks:
         mark = "✓" if check.ok else "✗"
         fix = f"  → {check.fix}" if check.fix and not check.ok else ""
+        if check.buildable and not check.ok:
+            fix += "; or deploy with --build"
         out.info(f"  {mark} {check.name}: {check.detail}{fix}")
 
 
@@ -228,13 +230,28 @@ async def deploy(client: ChutesClient, args: argparse.Namespace, out: Output) ->
         import_timeout=args.import_timeout,
     )
     ui = HeadlessDeployUI(out, args.yes)
+    building = args.build and not args.dry_run
+    built: dict[str, Any] | None = None
     try:
-        plan = await flow.plan_deploy(client, args.ref, options, ui)
+        if building:
+            from chutes_tui.headless import builds
+
+            imported, image_plan = await builds.image_for_deploy(client, args, out)
+        plan = await flow.plan_deploy(
+            client, args.ref, options, ui, imported=imported if building else None
+        )
     except flow.ImportFailed as error:
         if error.detail:
             out.info(error.detail.rstrip())
         raise
-    if plan.waiting_for_image and args.wait_image > 0 and not args.dry_run:
+    if building and plan.needs_image:
+        # The image is all that is missing: build it (or wait for its build), then plan
+        # again. A fee not accepted stops before the build, as it would stop the deploy.
+        _show_checks(plan, out)
+        flow.require_fee_accepted(plan, options)
+        built = await builds.build_for_deploy(client, image_plan, args, out)
+        plan = await flow.plan_deploy(client, args.ref, options, ui, imported=imported)
+    elif plan.waiting_for_image and args.wait_image > 0 and not args.dry_run:
         _show_checks(plan, out)
         await flow.wait_for_image(client, plan.image, args.wait_image, ui)
         plan = await flow.plan_deploy(client, args.ref, options, ui)
@@ -249,7 +266,9 @@ async def deploy(client: ChutesClient, args: argparse.Namespace, out: Output) ->
             return int(flow.DeployBlocked(plan).exit_code)
         return ExitCode.OK
     chute = await flow.deploy(client, plan, options, ui)
-    charged = {"fee_charged": plan.fee_charged or 0.0}
+    charged: dict[str, Any] = {"fee_charged": plan.fee_charged or 0.0}
+    if built is not None:
+        charged["build"] = built
     if not args.wait:
         out.result({**plain(chute), **charged})
         return ExitCode.OK
@@ -578,6 +597,13 @@ async def code(client: ChutesClient, args: argparse.Namespace, out: Output) -> i
 
 
 def pick(args: argparse.Namespace) -> Command:
+    if args.command == "build" or (args.command, getattr(args, "action", None)) == (
+        "images",
+        "logs",
+    ):
+        from chutes_tui.headless import builds
+
+        return builds.build if args.command == "build" else builds.image_logs
     if args.command in ("images", "chutes"):
         return {"list": _listing, "get": _getter, "delete": _deleter}[args.action](args.command)
     return {

@@ -34,6 +34,7 @@ EXIT_CODES = {
     ExitCode.UNAVAILABLE: "API unreachable or failing (connect errors, 5xx)",
     ExitCode.IMPORT_FAILED: "chute import failed",
     ExitCode.DECLINED: "declined at a prompt",
+    ExitCode.BUILD_FAILED: "image build failed",
     ExitCode.UNSUPPORTED: "not supported by this server (an older one)",
 }
 # What any command can end with; each command adds its own (`_command(codes=...)`).
@@ -138,6 +139,23 @@ def _common(parser: argparse.ArgumentParser) -> None:
     _connection_options(parser)
 
 
+def _module_options(parser: argparse.ArgumentParser) -> None:
+    """Where the chute module is, and how long it may take to import."""
+    parser.add_argument(
+        "--dir",
+        default=".",
+        metavar="DIR",
+        help="directory holding the module file (default: here)",
+    )
+    parser.add_argument(
+        "--import-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds the module may take to import (default 60)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="chutes-tui --no-ui",
@@ -221,6 +239,27 @@ def add_commands(commands: argparse._SubParsersAction[AnyParser]) -> None:
         delete.add_argument("ref", metavar="ID_OR_NAME")
         delete.add_argument("--yes", "-y", action="store_true", help="do not ask")
         _common(delete)
+        if kind == "images":
+            image_logs = _command(
+                actions,
+                "logs",
+                help="the build log of one of your images",
+                description="Print an image's build log: all of it once the build has ended,"
+                " what there is so far otherwise; --follow streams it until the build ends.",
+                examples=[
+                    "images logs hello:0.1",
+                    "images logs demo/hello:0.1 --follow --json",
+                ],
+                codes=(ExitCode.NOT_FOUND, ExitCode.BUILD_FAILED),
+            )
+            image_logs.add_argument("ref", metavar="ID_OR_NAME")
+            image_logs.add_argument(
+                "--follow",
+                "-f",
+                action="store_true",
+                help="stream until the build ends (exit 11 if it failed)",
+            )
+            _common(image_logs)
 
     deploy = _command(
         commands,
@@ -269,19 +308,64 @@ def add_commands(commands: argparse._SubParsersAction[AnyParser]) -> None:
         help="if the image is still building, wait up to S seconds for it",
     )
     deploy.add_argument(
-        "--dir",
-        default=".",
-        metavar="DIR",
-        help="directory holding the module file (default: here)",
+        "--build",
+        action="store_true",
+        help="build the chute's image first when it does not exist (asks, like build),"
+        " or wait for it while it is being built",
     )
     deploy.add_argument(
-        "--import-timeout",
+        "--build-timeout",
         type=float,
-        default=60.0,
+        default=3600.0,
         metavar="S",
-        help="seconds the module may take to import (default 60)",
+        help="seconds to wait for the build with --build (default 3600; then exit 7)",
     )
+    _module_options(deploy)
     _common(deploy)
+
+    build = _command(
+        commands,
+        "build",
+        help="build the image of MODULE:CHUTE as `chutes build` does",
+        description="Build the image of MODULE:CHUTE: import it, list the build context, ask,"
+        " upload it once; --wait follows the build log until the build ends.",
+        examples=[
+            "build my_chute:chute --wait",
+            "build my_chute:chute --wait --yes --json > build.jsonl",
+            "build my_chute:chute --include-cwd --public --logo logo.png",
+        ],
+        codes=(
+            ExitCode.CONFLICT,
+            ExitCode.PAYMENT,
+            ExitCode.TIMED_OUT,
+            ExitCode.IMPORT_FAILED,
+            ExitCode.DECLINED,
+            ExitCode.BUILD_FAILED,
+        ),
+    )
+    build.add_argument("ref", metavar="MODULE:CHUTE")
+    build.add_argument("--public", action="store_true", help="make the image public")
+    build.add_argument(
+        "--wait",
+        action="store_true",
+        help="stream the build log (JSON Lines without a terminal) until the build ends",
+    )
+    build.add_argument(
+        "--timeout",
+        type=float,
+        default=3600.0,
+        metavar="S",
+        help="seconds to wait with --wait, across reconnects (default 3600; then exit 7)",
+    )
+    build.add_argument("--yes", "-y", action="store_true", help="do not ask before uploading")
+    build.add_argument(
+        "--include-cwd",
+        action="store_true",
+        help="put the whole directory into the build context, as `ADD . /app`",
+    )
+    build.add_argument("--logo", metavar="FILE", help="an image file to upload as the logo")
+    _module_options(build)
+    _common(build)
 
     share = _command(
         commands,
