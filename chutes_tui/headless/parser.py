@@ -197,10 +197,13 @@ def add_commands(commands: argparse._SubParsersAction[AnyParser]) -> None:
         group = _command(
             commands,
             kind,
-            help=f"list, get or delete {kind}",
-            description=f"List, show or delete your {kind}; ACTION --help tells more.",
+            help=f"list, get or delete {kind}" + (", or a build log" if kind == "images" else ""),
+            description=f"List, show or delete your {kind}"
+            + (" or show an image's build log" if kind == "images" else "")
+            + "; ACTION --help tells more.",
             examples=[f"{kind} list --all", f"{kind} get {ref}", f"{kind} delete {ref} --yes"],
-            codes=(ExitCode.NOT_FOUND, ExitCode.CONFLICT, ExitCode.DECLINED),
+            codes=(ExitCode.NOT_FOUND, ExitCode.CONFLICT, ExitCode.DECLINED)
+            + ((ExitCode.BUILD_FAILED,) if kind == "images" else ()),
         )
         actions = group.add_subparsers(
             dest="action", required=True, metavar="ACTION", parser_class=Parser
