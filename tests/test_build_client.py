@@ -163,8 +163,8 @@ async def test_the_upload_is_never_retried(make, status):
     ("status", "text", "error", "code", "words"),
     [
         (409, "Image with name='app' and tag='0.1' aready exists", Conflict, 5, "already exists"),
-        (401, "Cannot make images for users other than yourself!", AuthError, 3, "own user"),
-        (403, "Forbidden", AuthError, 3, "refused the build"),
+        (401, "Cannot make images for users other than yourself!", AuthError, 3, "is yours"),
+        (403, "Public images need the permission", AuthError, 3, "does not allow"),
         (402, "You must have a balance of >= $50 to create images.", PaymentRequired, 6, ">= $50"),
         (413, "Request Entity Too Large", ValidationFailed, 2, "too large"),
         (422, [{"loc": ["body", "tag"], "msg": "Field required"}], ValidationFailed, 2, "tag"),

@@ -1115,10 +1115,12 @@ def _build_refusal(ref: str, size: int, refusal: ChutesError) -> ChutesError:
             f"image {ref} already exists: give the image another tag, or delete it first"
             f" (`chutes-tui --no-ui images delete {ref}`)"
         )
+    elif isinstance(refusal, AuthError) and refusal.status == 403:
+        message = f"the API does not allow this build of {ref}{said}"
     elif isinstance(refusal, AuthError):
         message = (
-            f"the API refused the build of {ref}{said}: an image is built for its own user"
-            " only (the username in Image(...) must be yours), with valid credentials"
+            f"the API refused the build of {ref}{said}: check the credentials, and that the"
+            " username in Image(...) is yours"
         )
     elif isinstance(refusal, PaymentRequired):
         message = f"the API refused the build of {ref}{said}: top up the account to build images"

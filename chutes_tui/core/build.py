@@ -144,7 +144,7 @@ async def start_build(
             f" or delete it first (`chutes-tui --no-ui images delete {build.ref}`); nothing"
             " was sent"
         )
-    if plan.username is not None and plan.username.lower() != build.username.lower():
+    if plan.username is not None and plan.username != build.username:
         raise AuthError(
             f"image {build.ref} is made for user {build.username}, and you are {plan.username}:"
             " set username in Image(...) to yours; nothing was sent"

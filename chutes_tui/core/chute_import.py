@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import json
 import os
@@ -68,7 +69,7 @@ class ImageBuild:
     def ref(self) -> str:
         return f"{self.username}/{self.name}:{self.tag}"
 
-    @property
+    @functools.cached_property
     def files(self) -> list[ContextFile]:
         """The files in the context zip, in its order (directories left out)."""
         with zipfile.ZipFile(io.BytesIO(self.context)) as archive:

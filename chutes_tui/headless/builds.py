@@ -57,8 +57,7 @@ class HeadlessBuildUI:
         build = plan.build
         if build is None:
             return False
-        files = build.files
-        total = sum(entry.size for entry in files)
+        files, total = build.files, build.total_size
         self.out.info(
             f"Build context of image {build.ref}: {len(files)} file(s), {size(total)}"
             f" ({size(len(build.context))} zipped); Dockerfile of"
@@ -79,11 +78,13 @@ class HeadlessBuildUI:
         return confirm(question, self.assume_yes, self.out) is None
 
 
-def build_options(args: argparse.Namespace) -> BuildOptions:
+def build_options(args: argparse.Namespace, logo: bool = True) -> BuildOptions:
+    """The build's options from `build`'s flags, or from `deploy`'s (whose logo is the
+    chute's, not the image's)."""
     return BuildOptions(
         public=args.public,
         include_cwd=getattr(args, "include_cwd", False),
-        logo=str(Path(args.logo).resolve()) if args.logo else None,  # relative to here
+        logo=str(Path(args.logo).resolve()) if logo and args.logo else None,  # from here
         directory=args.dir,
         import_timeout=args.import_timeout,
     )
@@ -105,7 +106,7 @@ def log_printer(out: Output, to_stderr: bool = False) -> Callable[[BuildLogItem]
 
     def emit(item: BuildLogItem) -> None:
         if isinstance(item, StreamNotice):
-            out.info(f"build log: {item.message}")
+            out.info(item.message)
         elif isinstance(item, BuildLogText):
             for text in item.text.splitlines():
                 line(text)
@@ -204,7 +205,8 @@ async def image_for_deploy(
     client: ChutesClient, args: argparse.Namespace, out: Output
 ) -> tuple[ImportedChute, BuildPlan]:
     """Import the chute with its image's build, for `deploy --build`."""
-    plan = await plan_build(client, args.ref, build_options(args), HeadlessBuildUI(out, args.yes))
+    options = build_options(args, logo=False)
+    plan = await plan_build(client, args.ref, options, HeadlessBuildUI(out, args.yes))
     return plan.imported, plan
 
 
@@ -219,8 +221,7 @@ async def build_for_deploy(
         return None
     label = plan.build.ref
     if plan.existing is None:
-        options = build_options(args)
-        options.logo = None  # the chute's logo, not the image's
+        options = build_options(args, logo=False)
         reply = await start_build(
             client, plan, options, HeadlessBuildUI(out, args.yes, options.public)
         )
