@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chutes_tui.client.api import ChutesClient, StreamNotice, is_uuid
 from chutes_tui.client.builds import BuildLogLine, BuildLogText
@@ -25,9 +25,6 @@ from chutes_tui.core.build import (
 from chutes_tui.core.deploy import NotConfirmed
 from chutes_tui.headless.commands import confirm
 from chutes_tui.headless.output import Output
-
-if TYPE_CHECKING:
-    from chutes_tui.core.chute_import import ImportedChute
 
 SHOWN_FILES = 20  # files listed before a confirmation; --json lists them all
 
@@ -203,11 +200,10 @@ async def image_logs(client: ChutesClient, args: argparse.Namespace, out: Output
 
 async def image_for_deploy(
     client: ChutesClient, args: argparse.Namespace, out: Output
-) -> tuple[ImportedChute, BuildPlan]:
+) -> BuildPlan:
     """Import the chute with its image's build, for `deploy --build`."""
     options = build_options(args, logo=False)
-    plan = await plan_build(client, args.ref, options, HeadlessBuildUI(out, args.yes))
-    return plan.imported, plan
+    return await plan_build(client, args.ref, options, HeadlessBuildUI(out, args.yes))
 
 
 async def build_for_deploy(

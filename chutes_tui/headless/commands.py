@@ -26,6 +26,7 @@ from chutes_tui.client.errors import (
 from chutes_tui.headless.output import Column, Output, plain
 
 if TYPE_CHECKING:
+    from chutes_tui.core.build import BuildPlan
     from chutes_tui.core.deploy import DeployPlan
     from chutes_tui.core.pricing import GpuTable
 
@@ -230,21 +231,20 @@ async def deploy(client: ChutesClient, args: argparse.Namespace, out: Output) ->
         import_timeout=args.import_timeout,
     )
     ui = HeadlessDeployUI(out, args.yes)
-    building = args.build and not args.dry_run
+    image_plan: BuildPlan | None = None  # with --build: the chute's image and its build
     built: dict[str, Any] | None = None
     try:
-        if building:
+        if args.build and not args.dry_run:
             from chutes_tui.headless import builds
 
-            imported, image_plan = await builds.image_for_deploy(client, args, out)
-        plan = await flow.plan_deploy(
-            client, args.ref, options, ui, imported=imported if building else None
-        )
+            image_plan = await builds.image_for_deploy(client, args, out)
+        imported = image_plan.imported if image_plan is not None else None
+        plan = await flow.plan_deploy(client, args.ref, options, ui, imported=imported)
     except flow.ImportFailed as error:
         if error.detail:
             out.info(error.detail.rstrip())
         raise
-    if building and plan.needs_image:
+    if image_plan is not None and image_plan.build is not None and plan.needs_image:
         # The image is all that is missing: build it (or wait for its build), then plan
         # again. A fee not accepted stops before the build, as it would stop the deploy.
         _show_checks(plan, out)
