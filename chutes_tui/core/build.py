@@ -27,13 +27,13 @@ from chutes_tui.client.errors import (
     TimedOut,
 )
 from chutes_tui.core.chute_import import DEFAULT_TIMEOUT, ImageBuild, ImportedChute, import_chute
-from chutes_tui.core.deploy import READY, Declined, LogoUnreadable, logo_check
 
 if TYPE_CHECKING:
     from chutes_tui.client.api import ChutesClient
     from chutes_tui.client.models import Image
 
 BuildLogItem = BuildLogLine | BuildLogText | StreamNotice
+READY = "built and pushed"  # the one status an image can be deployed from
 STATUS_POLL = 2.0  # seconds between two looks at an image whose log said DONE too early
 
 
@@ -135,6 +135,8 @@ async def start_build(
     client: ChutesClient, plan: BuildPlan, options: BuildOptions, ui: BuildUI
 ) -> dict[str, Any]:
     """Ask, upload the logo if any, then send the build once; the API's reply (`image_id`)."""
+    from chutes_tui.core.deploy import Declined, LogoUnreadable, logo_check
+
     build = plan.build
     if build is None:
         raise ValueError(f"{plan.ref} uses the standard image {plan.image}: nothing to build")
@@ -223,7 +225,7 @@ async def follow_build(
 async def _final_status(client: ChutesClient, image_id: str) -> str:
     """The image's status once it has ended (the log's DONE may come a moment before)."""
     while True:
-        status = (await client.get_image(image_id)).status
+        status = str((await client.get_image(image_id, raw=True)).get("status", ""))
         if finished(status):
             return status
         await asyncio.sleep(STATUS_POLL)

@@ -23,6 +23,7 @@ from chutes_tui.client.api import ChutesClient, FeeNotice
 from chutes_tui.client.errors import ChutesError, ExitCode, NotFound
 from chutes_tui.client.models import Chute, NodeSelector
 from chutes_tui.core import pricing
+from chutes_tui.core.build import READY
 from chutes_tui.core.chute_import import (
     DEFAULT_TIMEOUT,
     ImportedChute,
@@ -37,7 +38,6 @@ __all__ = ["OPTIONS", "ImportFailed", "deploy", "plan_deploy"]
 PRICES_FROM_API = "prices from the API"
 PRICES_PACKAGED = "packaged price table, the API did not answer"
 
-READY = "built and pushed"
 PUBLIC_MODELS_BIT, FREE_ACCOUNT_BIT = 11, 4
 NAME_RE = re.compile(r"^(?:([A-Za-z0-9_.-]+)/)*([a-z0-9][a-z0-9_./-]*)$", re.I)
 CORD_PATH_RE = re.compile(r"^(/[a-z][a-z0-9_]*)+$", re.I)

@@ -22,7 +22,6 @@ from chutes_tui.core.build import (
     plan_build,
     start_build,
 )
-from chutes_tui.core.deploy import NotConfirmed
 from chutes_tui.headless.commands import confirm
 from chutes_tui.headless.output import Output
 
@@ -65,6 +64,8 @@ class HeadlessBuildUI:
         if len(files) > SHOWN_FILES:
             self.out.info(f"  … and {len(files) - SHOWN_FILES} more (--json lists them all)")
         if not self.assume_yes and not sys.stdin.isatty():
+            from chutes_tui.core.deploy import NotConfirmed
+
             raise NotConfirmed(
                 "not confirmed: pass --yes to build without a terminal; nothing was sent"
             )
@@ -186,8 +187,8 @@ async def build(client: ChutesClient, args: argparse.Namespace, out: Output) -> 
 
 async def image_logs(client: ChutesClient, args: argparse.Namespace, out: Output) -> int:
     """An image's build log: what there is, or with --follow until the build ends."""
-    image = None if is_uuid(args.ref) else await client.get_image(args.ref)
-    image_id = args.ref if image is None else image.image_id
+    image = None if is_uuid(args.ref) else await client.get_image(args.ref, raw=True)
+    image_id = args.ref if image is None else str(image["image_id"])
     label = args.ref
     if args.follow:
         await _follow(client, image_id, label, None, out)
