@@ -2,7 +2,8 @@
 
 Deploy and `PUT /chutes/{x}` share the text limits, so neither can store what the other
 refuses; every JSON body is bounded in size and depth and holds finite numbers only, so
-whatever is stored can be read back, rendered and listed.
+whatever is stored can be read back, rendered and listed. An image build upload is bounded
+in bytes, form parts, files and unpacked size, and the log a build writes is bounded too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,18 @@ MAX_JSON_DEPTH = 32  # levels of nested objects and lists, counted from the body
 TEXT_LIMITS = {"tagline": 1024, "readme": 16384, "tool_description": 16384}
 REVISION_RE = re.compile(r"^[0-9a-f]{40}$")
 MAX_LOG_OFFSET = 10**12  # a build-log line number
+
+# `POST /images/`: the whole multipart body, then what it holds.
+MAX_BUILD_UPLOAD = 50_000_000  # bytes; SandboxSettings.max_build_upload may change it
+MAX_FORM_PARTS = 32  # the SDK sends ten
+MAX_PART_HEAD = 8192  # bytes of headers in one form part
+MAX_DOCKERFILE_CHARS = 100_000
+MAX_CONTEXT_FILES = 5_000  # entries in the build context zip
+MAX_CONTEXT_UNPACKED = 200_000_000  # bytes, summed over the zip's entries
+# What a build writes: lines past the limit are dropped from the middle, never the end.
+MAX_BUILD_LOG_LINES = 5_000
+MAX_BUILD_LOG_LINE = 2_000  # characters; longer lines are cut
+MAX_BUILD_LOG_BYTES = 1_000_000
 
 
 def body_problem(raw: bytes) -> str | None:
