@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chutes_tui.sandbox.context import Sandbox
 from chutes_tui.sandbox.events import Events
 from chutes_tui.sandbox.lifecycle import Simulator
-from chutes_tui.sandbox.routes import chutes, control, deploy, images, live, logos, users
+from chutes_tui.sandbox.routes import build, chutes, control, deploy, images, live, logos, users
 from chutes_tui.sandbox.seed import seed
 from chutes_tui.sandbox.settings import CATCH_ALL_404, SandboxSettings
 from chutes_tui.sandbox.storage import Store
@@ -23,21 +23,32 @@ log = logging.getLogger("chutes_tui.sandbox")
 
 
 TOO_LARGE = "Request body too large"
+BUILD_UPLOAD = ("POST", "/images/")
+
+
+def build_too_large(limit: int) -> str:
+    return (
+        f"Build upload too large: at most {limit} bytes are accepted (the build context zip"
+        " with the form around it); leave large files out of the image's build context"
+    )
 
 
 class BodyLimit:
-    """Refuse bodies over MAX_BODY, whether announced by Content-Length or sent chunked."""
+    """Refuse bodies over MAX_BODY, whether announced by Content-Length or sent chunked;
+    `larger` raises the limit for some (method, path) routes, with its own refusal text."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, larger: dict[tuple[str, str], tuple[int, str]]) -> None:
         self.app = app
+        self.larger = larger
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, refusal = self.larger.get((scope["method"], scope["path"]), (MAX_BODY, TOO_LARGE))
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            await JSONResponse({"detail": TOO_LARGE}, status_code=413)(scope, receive, send)
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await JSONResponse({"detail": refusal}, status_code=413)(scope, receive, send)
             return
         received = 0
 
@@ -45,8 +56,8 @@ class BodyLimit:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > MAX_BODY:
-                raise HTTPException(413, TOO_LARGE)
+            if received > limit:
+                raise HTTPException(413, refusal)
             return message
 
         await self.app(scope, limited, send)
@@ -88,14 +99,15 @@ def create_app(settings: SandboxSettings, events: Events | None = None) -> FastA
         redoc_url=None,
         openapi_url=None,
     )
-    app.add_middleware(BodyLimit)
+    upload = settings.max_build_upload
+    app.add_middleware(BodyLimit, larger={BUILD_UPLOAD: (upload, build_too_large(upload))})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         log.error("unexpected error on %s %s: %r", request.method, request.url.path, error)
         return JSONResponse({"detail": "Internal sandbox error"}, status_code=500)
 
-    for module in (control, users, images, live, chutes, deploy, logos):
+    for module in (control, users, build, images, live, chutes, deploy, logos):
         app.include_router(module.router)
     if settings.older:
 

@@ -23,6 +23,7 @@ from typing import TypedDict
 
 from chutes_tui.client.models import NodeSelector
 from chutes_tui.core import pricing
+from chutes_tui.sandbox.builds import Builder
 from chutes_tui.sandbox.events import Events
 from chutes_tui.sandbox.settings import SandboxSettings
 from chutes_tui.sandbox.storage import (
@@ -436,6 +437,7 @@ class Simulator:
         self.clock = settings.clock
         self.events = events or Events()
         self.logs = LogBook(on_attach=self._listener_joined)
+        self.builds = Builder(store, settings)
         self._random = random.Random(LOG_SEED)
         self._rngs: dict[str, random.Random] = {}
         self._scripts: dict[str, deque[tuple[float, str]]] = {}
@@ -676,6 +678,7 @@ class Simulator:
         for instance_id in list(self._scripts):
             self._flush(instance_id, reached)
         self._chatter(now)
+        self.builds.tick(now)
 
     def _verify(self, instance: InstanceRow, now: float) -> None:
         instance_id = instance["instance_id"]
@@ -724,10 +727,12 @@ class Simulator:
     def resume(self) -> None:
         """After a start: instances already active (seeded, or from an earlier run) go on
         answering health checks; what traffic they had is not known, so they log no requests.
+        Image builds an earlier run left unfinished carry on.
         """
         now = self.clock.now()
         for row in self.store.all_as(InstanceRow, "SELECT * FROM instances WHERE active = 1"):
             self._activity[row["instance_id"]] = self._serving(row, now, traffic=False)
+        self.builds.resume()
 
     # benchmark bursts
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chutes_tui.core.pricing import FeeFormula, GpuTable
+from chutes_tui.sandbox import limits
 from chutes_tui.sandbox.clock import SimClock
 
 DEFAULT_PORT = 8765
@@ -54,6 +55,7 @@ class SandboxSettings:
     burst_seconds: float = 10.0  # how long a burst lasts, in real seconds
     paused: bool = False  # start with the simulated clock stopped (tests, benchmarks)
     older: bool = False  # behave like the platform's server of late 2025 (see OLDER_SERVER)
+    max_build_upload: int = limits.MAX_BUILD_UPLOAD  # bytes of one `POST /images/` body
     clock: SimClock = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

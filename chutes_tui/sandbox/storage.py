@@ -105,6 +105,14 @@ CREATE TABLE IF NOT EXISTS logos (
     data BLOB NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS builds (
+    image_id TEXT PRIMARY KEY REFERENCES images(image_id) ON DELETE CASCADE,
+    dockerfile TEXT NOT NULL,
+    script TEXT,
+    outcome TEXT NOT NULL,
+    start_due REAL NOT NULL,
+    finish_due REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS chute_history (
     user_id TEXT NOT NULL,
     chute_id TEXT NOT NULL,
@@ -196,6 +204,18 @@ class InstanceRow(TypedDict):
     billed_from: float | None
 
 
+class BuildRow(TypedDict):
+    """A build the sandbox runs: its script (JSON, until it finishes) and deadlines on the
+    simulated clock for `building` and for the final status, `outcome`."""
+
+    image_id: str
+    dockerfile: str
+    script: str | None
+    outcome: str
+    start_due: float
+    finish_due: float
+
+
 class LogoRow(TypedDict):
     logo_id: str
     user_id: str
@@ -204,7 +224,9 @@ class LogoRow(TypedDict):
     created_at: str
 
 
-AnyRow = TypeVar("AnyRow", UserRow, ApiKeyRow, ImageRow, ChuteRow, ShareRow, InstanceRow, LogoRow)
+AnyRow = TypeVar(
+    "AnyRow", UserRow, ApiKeyRow, ImageRow, ChuteRow, ShareRow, InstanceRow, LogoRow, BuildRow
+)
 
 
 def now_iso() -> str:

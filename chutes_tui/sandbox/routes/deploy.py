@@ -43,8 +43,19 @@ LOW_BALANCE = (
 )
 
 
-def _has(user: UserRow, bit: int) -> bool:
+def has(user: UserRow, bit: int) -> bool:
     return bool(user["permissions_bitmask"] & (1 << bit))
+
+
+def developer_refusal(box: Sandbox, user: UserRow) -> HTTPException:
+    """The platform's 401 for an account without developer permission (deploys, builds)."""
+    tao = round(250.0 / box.settings.tao_usd, 4)
+    return HTTPException(
+        401,
+        "You do not have developer permissions, to enable developer permissions, deposit"
+        f" $250.0 USD worth of tao (currently ~{tao} tao) to your developer deposit"
+        f" address: {user['payment_address']}",
+    )
 
 
 def slug_for(box: Sandbox, username: str, name: str) -> str:
@@ -126,14 +137,8 @@ async def deploy(
     if problem:
         raise HTTPException(422, problem)
 
-    if not _has(user, DEVELOPER):
-        tao = round(250.0 / settings.tao_usd, 4)
-        raise HTTPException(
-            401,
-            "You do not have developer permissions, to enable developer permissions, deposit"
-            f" $250.0 USD worth of tao (currently ~{tao} tao) to your developer deposit"
-            f" address: {user['payment_address']}",
-        )
+    if not has(user, DEVELOPER):
+        raise developer_refusal(box, user)
     if settings.history_limit:
         recent = box.store.count(
             "SELECT COUNT(*) AS n FROM chute_history WHERE user_id = ? AND at > ?",
@@ -145,7 +150,7 @@ async def deploy(
                 429,
                 f"You many only update/create {settings.history_limit} chutehistorys per 24 hours.",
             )
-    if body.public and not _has(user, PUBLIC_MODELS):
+    if body.public and not has(user, PUBLIC_MODELS):
         raise HTTPException(
             400,
             "Chutes no longer supports public chutes. You can instead deploy the chute as a"
@@ -177,7 +182,7 @@ async def deploy(
     if not supported:
         raise HTTPException(400, "No supported GPUs based on node selector!")
 
-    free = _has(user, FREE_ACCOUNT)
+    free = has(user, FREE_ACCOUNT)
     fee = 0.0 if existing or free else pricing.deployment_fee(selector, table, settings.fee_formula)
     if fee > 0 and not accept_fee:
         raise HTTPException(402, FEE_NOTICE.format(fee=round(fee, 2)))
@@ -187,7 +192,7 @@ async def deploy(
             LOW_BALANCE.format(fee=fee, balance=user["balance"], address=user["payment_address"]),
         )
 
-    if not (_has(user, UNLIMITED) or _has(user, UNLIMITED_DEV)):
+    if not (has(user, UNLIMITED) or has(user, UNLIMITED_DEV)):
         if selector.include and set(selector.include) <= set(RESTRICTED_GPUS):
             raise HTTPException(
                 403, "You are not allowed to limit deployments to b200/mi300x at this time."

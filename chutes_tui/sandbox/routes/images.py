@@ -1,9 +1,10 @@
-"""Images: list, get, delete, build log."""
+"""Images: list, get, delete, build log (`POST /images/`, the build itself, is in `build`)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from chutes_tui.sandbox import limits
 from chutes_tui.sandbox.auth import caller
+from chutes_tui.sandbox.builds import Build
 from chutes_tui.sandbox.context import MAX_LIMIT, MAX_PAGE, Sandbox, sandbox
 from chutes_tui.sandbox.lookup import find_image
 from chutes_tui.sandbox.storage import ImageRow, UserRow
@@ -20,6 +22,8 @@ router = APIRouter()
 NOT_FOUND = "Image not found, or does not belong to you"
 FINISHED = ("built and pushed", "error:")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+KEEP_ALIVE = 1.0  # real seconds without a line before a `.`
+POLL = 0.1  # real seconds between two looks at a running build's clock
 
 
 @router.get("/images/")
@@ -60,17 +64,48 @@ async def list_images(
     }
 
 
-async def _build_events(box: Sandbox, image_id: str, offset: int) -> AsyncIterator[str]:
-    """An unfinished build: its log so far as single-newline `data:` lines, then keep-alives.
+def _event(stream: str, text: str, number: int) -> str:
+    """One log line; `offset` is the line's number, which `?offset=` continues after."""
+    payload = {"log": {"log_type": stream, "log": text}, "offset": str(number)}
+    return f"data: {json.dumps(payload, separators=(',', ':'), ensure_ascii=False)}\n"
 
-    No build progresses in the sandbox, so the keep-alives follow real time, like those of
-    instance logs, even while the simulated clock is paused.
+
+async def _running_build_events(box: Sandbox, build: Build, offset: int) -> AsyncIterator[str]:
+    """A build the sandbox runs: lines as the simulated clock releases them, a `.` after a
+    (real) second without one, and `DONE` once the build has finished (or its image is gone).
+    """
+    position, quiet_since = offset, time.monotonic()
+    while True:
+        now = box.settings.clock.now()
+        released = build.released(now)
+        if released > position:
+            lines = build.lines[position:released]
+            yield "".join(
+                _event(line.stream, line.text, number)
+                for number, line in enumerate(lines, start=position + 1)
+            )
+            position, quiet_since = released, time.monotonic()
+        if build.finished(now):
+            yield "DONE\n"
+            return
+        if time.monotonic() - quiet_since >= KEEP_ALIVE:
+            if box.store.image(build.image_id) is None:
+                yield "DONE\n"
+                return
+            yield ".\n"
+            quiet_since = time.monotonic()
+        await asyncio.sleep(POLL)
+
+
+async def _build_events(box: Sandbox, image_id: str, offset: int) -> AsyncIterator[str]:
+    """A seeded image that only shows an unfinished status: its log so far as
+    single-newline `data:` lines, then keep-alives (nothing runs it, so they follow real
+    time, like those of instance logs, even while the simulated clock is paused).
     """
     image = box.store.image(image_id)
     lines = (image["build_log"] if image else "").splitlines()
     for number, line in enumerate(lines[offset:], start=offset + 1):
-        payload = {"log": {"log_type": "stdout", "log": line}, "offset": str(number)}
-        yield f"data: {json.dumps(payload, separators=(',', ':'))}\n"
+        yield _event("stdout", line, number)
     while True:
         await asyncio.sleep(min(1.0, max(0.05, box.settings.real(1.0))))
         image = box.store.image(image_id)
@@ -99,9 +134,11 @@ async def image_logs(
             image["build_log"] or image["status"],
             headers={"Content-Disposition": f'inline; filename="{image_id}.log"'},
         )
-    return StreamingResponse(
-        _build_events(box, image_id, start), media_type="text/event-stream", headers=SSE_HEADERS
+    build = box.sim.builds.running(image_id)
+    events = (
+        _running_build_events(box, build, start) if build else _build_events(box, image_id, start)
     )
+    return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 @router.get("/images/{ref:path}")
