@@ -29,6 +29,7 @@ from chutes_tui.tui.app import ChutesApp
 from chutes_tui.tui.messages import FeedUpdated
 from chutes_tui.tui.options import DashboardOptions
 from chutes_tui.tui.rows import ImageRow
+from chutes_tui.tui.screens.build import BuildScreen
 from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
 from chutes_tui.tui.screens.help import HelpScreen
 from chutes_tui.tui.screens.modals import ConfirmScreen, InfoScreen, PromptScreen
@@ -44,7 +45,15 @@ LABEL = "http://127.0.0.1:8765"
 SIZE = (120, 36)
 SEED_CHUTES = {"hello-world", "echo-stream", "llama-mini"}
 SEED_IMAGES = {"hello:0.1", "tts:0.2", "broken:0.1", "next:0.3"}
-PUBLIC_IMAGES = {"vllm:0.10.1", "sglang:0.5.1", "diffusion:0.35.0", "tei:1.8.0"}
+PUBLIC_IMAGES = {
+    "vllm:0.10.1",
+    "sglang:0.5.1",
+    "diffusion:0.35.0",
+    "tei:1.8.0",
+    "vllm:nightly-2025111700",
+    "sglang:nightly-2025111800",
+    "diffusion:0.34.0.po",
+}
 
 
 # fixtures and helpers
@@ -545,9 +554,10 @@ async def test_images_list_shows_status_and_the_detail_pane(shared_box: Sandbox)
         assert "demo/hello:0.1" in detail and "built and pushed" in detail
         used_by = next(line for line in detail.splitlines() if "used by" in line.lower())
         assert "hello-world" in used_by and "echo-stream" in used_by
-        await pilot.press("enter")  # opens the detail pane: it takes the focus to scroll
-        assert app.focused is app.screen.query_one("#side")
+        await pilot.press("enter")  # opens the image's build log
+        await wait_for(pilot, lambda: isinstance(app.screen, BuildScreen), "the build log")
         await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen), "the list again")
         assert table(app).has_focus
         await pilot.press("1")
         assert isinstance(app.screen, ChutesScreen)
@@ -563,7 +573,7 @@ async def test_i_toggles_the_public_images(shared_box: Sandbox) -> None:
         await pilot.press("i")
         assert app.state.include_public_images
         await wait_for(
-            pilot, lambda: table(app).row_count == 8 and settled(app), "the public images"
+            pilot, lambda: table(app).row_count == 11 and settled(app), "the public images"
         )
         assert set(names(app)) == SEED_IMAGES | PUBLIC_IMAGES
         assert "public images: shown" in static_text(app, "#title")

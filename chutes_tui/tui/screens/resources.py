@@ -466,7 +466,11 @@ class ImagesScreen(ResourceScreen[ImageRow]):
         detail.update(image_facts(row))
 
     def open(self, key: str) -> None:
-        self.query_one("#side").focus()
+        """Enter: the image's build log, live while it builds, whole once it has ended."""
+        from chutes_tui.tui.screens.build import BuildScreen
+
+        row = self.table.row(key)
+        self.app.push_screen(BuildScreen(key, row.label if row else None))
 
     def action_toggle_public(self) -> None:
         self.state.include_public_images = not self.state.include_public_images
