@@ -162,7 +162,7 @@ async def test_list_images_paging_and_all_pages(clients, box, auth):
     one_by_one = await client.all_pages(client.list_images, limit=1)
     assert sorted(image.image_id for image in one_by_one) == sorted(ids)
     with_public = await client.all_pages(client.list_images, limit=3, include_public=True)
-    assert len(with_public) == 8
+    assert len(with_public) == 11
     assert {image.name for image in with_public} >= {"vllm", "sglang", "diffusion", "tei"}
     filtered = await client.all_pages(client.list_images, limit=1, name="hel")
     assert [image.name for image in filtered] == ["hello"]

@@ -269,7 +269,7 @@ def test_me_with_an_api_key_flag_and_env(cli: Cli) -> None:
     ("args", "name", "count"),
     [
         ((), "images_list.json", 4),
-        (("--all", "--include-public"), "images_list_all_public.json", 8),
+        (("--all", "--include-public"), "images_list_all_public.json", 11),
         (("--include-public", "--name", "hel"), "images_list_name.json", 1),
         (("--include-public", "--limit", "3", "--page", "1"), "images_list_page.json", 3),
         (("--include-public", "--limit", "3", "--page", "9"), "images_list_past_end.json", 0),

@@ -21,7 +21,15 @@ IMAGE_404 = "Image not found, or does not belong to you"
 CHUTE_404 = "Chute not found, or does not belong to you"
 DEVELOPER = "Developer -- create images and chutes on the platform."
 DEMO_IMAGES = {"hello:0.1", "tts:0.2", "broken:0.1", "next:0.3"}
-PUBLIC_IMAGES = {"vllm:0.10.1", "sglang:0.5.1", "diffusion:0.35.0", "tei:1.8.0"}
+PUBLIC_IMAGES = {
+    "vllm:0.10.1",
+    "sglang:0.5.1",
+    "diffusion:0.35.0",
+    "tei:1.8.0",
+    "vllm:nightly-2025111700",  # the standard images SDK 0.6.9's templates name
+    "sglang:nightly-2025111800",
+    "diffusion:0.34.0.po",
+}
 DEMO_CHUTES = ["hello-world", "echo-stream", "llama-mini"]  # by invocation_count, desc
 SCHEMA_KEYS = ("input_schema", "output_schema", "minimal_input_schema")
 TAO_USD = 400.0
@@ -220,17 +228,17 @@ def test_image_list_default(api, box):
 def test_image_list_paging(api, box):
     headers = key(box, "demo")
     full = api.get("/images/?include_public=true", headers=headers).json()
-    assert full["total"] == 8
+    assert full["total"] == 11
     pages = []
-    for number in range(3):
+    for number in range(4):
         page = api.get(
             "/images/",
             params={"include_public": "true", "page": number, "limit": 3},
             headers=headers,
         ).json()
-        assert (page["total"], page["page"], page["limit"]) == (8, number, 3)
+        assert (page["total"], page["page"], page["limit"]) == (11, number, 3)
         pages.append(page["items"])
-    assert [len(items) for items in pages] == [3, 3, 2]
+    assert [len(items) for items in pages] == [3, 3, 3, 2]
     assert [i["image_id"] for items in pages for i in items] == [
         i["image_id"] for i in full["items"]
     ]
@@ -247,7 +255,7 @@ def test_image_list_paging(api, box):
         ({"tag": "0.1"}, {"hello:0.1", "broken:0.1"}),
         ({"name": "hello", "tag": "0.2"}, set()),
         ({"name": "vllm"}, set()),
-        ({"name": "vllm", "include_public": "true"}, {"vllm:0.10.1"}),
+        ({"name": "vllm", "include_public": "true"}, {"vllm:0.10.1", "vllm:nightly-2025111700"}),
         (
             {"tag": ".1", "include_public": "true"},
             {"hello:0.1", "broken:0.1", "vllm:0.10.1", "sglang:0.5.1"},
@@ -849,7 +857,7 @@ def test_bad_query_values_are_422(api, box, path, query):
 def test_bad_input_never_changes_data(api, box):
     assert box.query("SELECT COUNT(*) AS n FROM shares") == [{"n": 1}]
     assert len(box.query("SELECT * FROM chutes")) == 3
-    assert len(box.query("SELECT * FROM images")) == 8
+    assert len(box.query("SELECT * FROM images")) == 11
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from chutes_tui.sandbox import keys
+from chutes_tui.sandbox.buildlog import BuildRequest, script
 from chutes_tui.sandbox.lookup import chute_uid, image_uid
 from chutes_tui.sandbox.storage import Store, now_iso
 
@@ -43,6 +44,37 @@ STANDARD_IMAGES = (
     ("sglang", "0.5.1", "SGLang inference server with the chutes SDK."),
     ("diffusion", "0.35.0", "Diffusers pipeline runtime with the chutes SDK."),
     ("tei", "1.8.0", "Text Embeddings Inference with the chutes SDK."),
+)
+# The standard images SDK 0.6.9's templates name (chutes/image/standard/*.py), built and
+# public like on the platform, with the log of a build from these Dockerfiles.
+SDK_STANDARD_IMAGES = (
+    (
+        "vllm",
+        "nightly-2025111700",
+        "## vLLM - fast, flexible LLM inference (nightly build)",
+        "FROM parachutes/python:3.12\n"
+        "RUN pip install --no-cache wheel packaging blobfile tiktoken\n"
+        "RUN pip install -U vllm --extra-index-url https://wheels.vllm.ai/nightly accelerate\n"
+        "RUN pip install -U transformers 'numpy<2.3'",
+    ),
+    (
+        "sglang",
+        "nightly-2025111800",
+        "## SGLang - fast serving for large language and vision language models (nightly build)",
+        "FROM parachutes/python:3.12\n"
+        "RUN pip install --upgrade datasets blobfile tiktoken setuptools wheel xgrammar\n"
+        "RUN git clone -b chutes https://github.com/chutesai/sglang sglang_src"
+        " && pip install sglang transformers\n"
+        "ENV SGLANG_ENABLE_JIT_DEEPGEMM=1",
+    ),
+    (
+        "diffusion",
+        "0.34.0.po",
+        "## Diffusion pipelines",
+        "FROM parachutes/python:3.12\n"
+        "RUN pip install diffusers==0.34.0 transformers accelerate safetensors protobuf"
+        " sentencepiece",
+    ),
 )
 DEMO_IMAGES = (
     ("hello", "0.1", "built and pushed"),
@@ -179,6 +211,9 @@ def seed(store: Store, stamp: str | None = None, extra_chutes: int = 0) -> None:
                     clock(),
                 ),
             )
+        for name, tag, readme, dockerfile in SDK_STANDARD_IMAGES:
+            log = _built_log(users["chutes"], name, tag, dockerfile)
+            _image(db, clock, users["chutes"], name, tag, "built and pushed", True, readme, log)
         for name, tag, readme in STANDARD_IMAGES:
             _image(db, clock, users["chutes"], name, tag, "built and pushed", True, readme)
         for name, tag, status in DEMO_IMAGES:
@@ -205,6 +240,7 @@ def _image(
     status: str,
     public: bool,
     readme: str,
+    build_log: str | None = None,
 ) -> None:
     stamp = clock()
     started = None if status == "pending build" else stamp
@@ -229,12 +265,27 @@ def _image(
             int(public),
             status,
             SDK_VERSION,
-            log if started else "",
+            build_log or (log if started else ""),
             stamp,
             started,
             done,
         ),
     )
+
+
+def _built_log(owner: Credentials, name: str, tag: str, dockerfile: str) -> str:
+    """The log of a successful build of a standard image, as a sandbox build writes it."""
+    request = BuildRequest(
+        image_id=image_uid(owner.username, name, tag),
+        owner=owner.username,
+        name=name,
+        tag=tag,
+        dockerfile=f"{dockerfile}\n\nRUN pip install chutes=={SDK_VERSION}",
+        context=(),
+        context_bytes=0,
+        lookup=lambda *_: None,
+    )
+    return "\n".join(line.text for line in script(request).lines)
 
 
 def _chute(
