@@ -105,6 +105,11 @@ class DeployPlan:
         return bool(self.blockers) and all(check.waitable for check in self.blockers)
 
     @property
+    def image_missing(self) -> bool:
+        """The image does not exist: building it would clear a blocker."""
+        return any(check.buildable for check in self.blockers)
+
+    @property
     def needs_image(self) -> bool:
         """The only problem is an image that is missing or still being built."""
         return bool(self.blockers) and all(

@@ -50,8 +50,12 @@ def badge(status: str | None) -> Text:
     return Text(f"◌ {status.upper()}", style="bold cyan")
 
 
-class BuildScreen(DashboardAccess, LogKeys):
-    """The build log of one image, followed while it builds."""
+class BuildScreen(DashboardAccess, LogKeys[str | None]):
+    """The build log of one image, followed while it builds; dismissed with its last status.
+
+    With `return_when_built` (a deploy waiting for its image) it goes by itself once the
+    image is built; a failed build stays on screen, to be read.
+    """
 
     AUTO_FOCUS = "#log-view"
     BINDINGS = [
@@ -59,9 +63,12 @@ class BuildScreen(DashboardAccess, LogKeys):
         *log_bindings("build"),
     ]
 
-    def __init__(self, image_id: str, title: str | None = None) -> None:
+    def __init__(
+        self, image_id: str, title: str | None = None, *, return_when_built: bool = False
+    ) -> None:
         super().__init__()
         self.image_id = image_id
+        self.return_when_built = return_when_built
         self.title_text = title or image_id
         self.status: str | None = None
         self.error: str | None = None
@@ -113,6 +120,10 @@ class BuildScreen(DashboardAccess, LogKeys):
                     self.error = image.status.removeprefix("error:").strip()
             self._render_header()
             if self.status and finished(self.status):
+                if self.status == BUILT and self.return_when_built:
+                    self.app.notify(f"{self.title_text} is built.", timeout=4)
+                    self.workers.cancel_node(self)
+                    self.dismiss(self.status)
                 return
             await asyncio.sleep(POLL)
 
@@ -181,4 +192,4 @@ class BuildScreen(DashboardAccess, LogKeys):
                 " images list shows its log again.",
                 timeout=6,
             )
-        self.app.pop_screen()
+        self.dismiss(self.status)

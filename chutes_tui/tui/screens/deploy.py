@@ -132,6 +132,7 @@ class DeployScreen(DashboardAccess, Screen[None]):
         Binding("escape", "back", "Back", id="deploy.back"),
         Binding("y", "deploy", "Deploy", id="deploy.confirm"),
         Binding("w", "wait_image", "Wait for image", id="deploy.wait_image"),
+        Binding("b", "build_image", "Build image", id="deploy.build_image"),
         Binding("enter,r", "plan", "Plan", id="deploy.plan"),
     ]
     # After the last change to a field: a plan per keystroke would import per keystroke.
@@ -201,6 +202,8 @@ class DeployScreen(DashboardAccess, Screen[None]):
             return self.plan is not None and self.plan.ready and not self.busy
         if action == "wait_image":
             return self.plan is not None and self.plan.waiting_for_image and not self.busy
+        if action == "build_image":
+            return self.plan is not None and self.plan.image_missing and not self.busy
         if action == "plan":  # r stays this screen's, not the app's refresh, while waiting
             return not self.deploying
         return True
@@ -342,6 +345,12 @@ class DeployScreen(DashboardAccess, Screen[None]):
                 " to wait and watch it.",
                 style="yellow",
             )
+        elif plan.image_missing:
+            line = Text(
+                f"The image does not exist yet: press {'enter, then ' if in_field else ''}b"
+                " to build it now; the deploy plans again once it is built.",
+                style="yellow",
+            )
         else:
             # enter ticks a checkbox, r is typed into a field
             keys = "r" if isinstance(focused, Checkbox) else "enter" if in_field else "enter or r"
@@ -350,6 +359,29 @@ class DeployScreen(DashboardAccess, Screen[None]):
 
     def on_descendant_focus(self) -> None:
         self._show_next()
+
+    # --- building the missing image -------------------------------------------------------
+
+    def action_build_image(self) -> None:
+        """Build the chute's image now; once it is built, plan the deploy again."""
+        from chutes_tui.tui.screens.build import BUILT, BuildScreen
+        from chutes_tui.tui.screens.build_wizard import BuildWizard
+
+        if self.plan is None or not self.plan.image_missing or self.busy:
+            return
+        ref = self.plan.ref
+
+        def built(status: str | None) -> None:
+            if status == BUILT:
+                self._start_plan(focus=True)
+            else:
+                self.show_status("The image is not built yet: press b to build, r to plan.")
+
+        def sent(image_id: str | None) -> None:
+            if image_id:
+                self.app.push_screen(BuildScreen(image_id, return_when_built=True), built)
+
+        self.app.push_screen(BuildWizard(self.directory, ref), sent)
 
     # --- waiting for an image --------------------------------------------------------------
 

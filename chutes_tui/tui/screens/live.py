@@ -118,7 +118,7 @@ def _while_shown(method: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-class LiveScreen(DashboardAccess, LogKeys):
+class LiveScreen(DashboardAccess, LogKeys[None]):
     """The cockpit for one chute."""
 
     AUTO_FOCUS = "#log-view"

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TypeVar
 
 from textual.binding import Binding
 from textual.screen import Screen
 
 from chutes_tui.tui.widgets.log_panes import LogPanes
+
+ResultT = TypeVar("ResultT")
 
 
 def log_bindings(prefix: str) -> list[Binding]:
@@ -29,7 +32,7 @@ def log_bindings(prefix: str) -> list[Binding]:
     ]
 
 
-class LogKeys(Screen[None]):
+class LogKeys(Screen[ResultT]):
     """The actions behind `log_bindings`; a screen gives `logs` and `save_name`."""
 
     @property

@@ -422,6 +422,7 @@ class ImagesScreen(ResourceScreen[ImageRow]):
 
     BINDINGS = [
         Binding("i", "toggle_public", "Public on/off", id="images.include_public"),
+        Binding("b", "build", "Build…", id="images.build"),
     ]
 
     @staticmethod
@@ -449,7 +450,7 @@ class ImagesScreen(ResourceScreen[ImageRow]):
 
     def nothing_yet(self) -> str:
         return (
-            "No images yet.\n\nBuild one with `chutes build my_chute:chute --wait`, then press r."
+            "No images yet.\n\nPress b to build one from a chute file in this directory."
             "\nPress i to include the public images everyone can use."
         )
 
@@ -471,6 +472,12 @@ class ImagesScreen(ResourceScreen[ImageRow]):
 
         row = self.table.row(key)
         self.app.push_screen(BuildScreen(key, row.label if row else None))
+
+    def action_build(self) -> None:
+        """Build an image from a chute file in the working directory."""
+        from chutes_tui.tui.screens.build_wizard import open_build
+
+        open_build(self)
 
     def action_toggle_public(self) -> None:
         self.state.include_public_images = not self.state.include_public_images
