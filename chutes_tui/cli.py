@@ -106,6 +106,13 @@ def _sandbox_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
         help="start with the simulated clock stopped; POST /_sandbox/clock pauses, resumes"
         " or advances it (tests, benchmarks; loopback only)",
     )
+    serve.add_argument(
+        "--max-build-upload",
+        type=_count,
+        default=None,
+        metavar="BYTES",
+        help="largest image build upload (POST /images/) accepted, in bytes (default 50000000)",
+    )
     serve.add_argument("--quiet", action="store_true", help="no access log")
 
     config = actions.add_parser("config", help="print a chutes config.ini for a seeded user")

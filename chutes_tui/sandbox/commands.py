@@ -10,6 +10,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chutes_tui.sandbox import limits
 from chutes_tui.sandbox.settings import (
     DEFAULT_PORT,
     OLDER_SERVER,
@@ -47,6 +48,9 @@ def _settings(args: argparse.Namespace) -> SandboxSettings:
         log_burst=args.log_burst,
         burst_seconds=args.burst_seconds,
         paused=args.paused_clock,
+        max_build_upload=(
+            limits.MAX_BUILD_UPLOAD if args.max_build_upload is None else args.max_build_upload
+        ),
     )
 
 
