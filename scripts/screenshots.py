@@ -90,8 +90,12 @@ async def _until(pilot, condition: Callable[[], bool], what: str, timeout: float
 
 
 async def shoot_size(tmp: Path, out: Path, width: int, height: int) -> list[Path]:
+    from textual.widgets import Input
+
     from chutes_tui.tui.app import ChutesApp
     from chutes_tui.tui.options import DashboardOptions
+    from chutes_tui.tui.screens.build import BuildScreen
+    from chutes_tui.tui.screens.build_wizard import BuildWizard
     from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
     from chutes_tui.tui.screens.deploy import DeployScreen
     from chutes_tui.tui.screens.help import HelpScreen
@@ -130,6 +134,37 @@ async def shoot_size(tmp: Path, out: Path, width: int, height: int) -> list[Path
             "the images list",
         )
         save("images")
+
+        images = app.screen
+        broken = [k for k in images.table.visible_keys if images.table.row(k).name == "broken"]
+        images.table.move_to(broken[0])
+        await pilot.press("enter")
+        await _until(
+            pilot,
+            lambda: isinstance(app.screen, BuildScreen) and app.screen.ended,
+            "the failed image's log",
+        )
+        save("image-failed-log")
+        await pilot.press("escape")
+        await _until(pilot, lambda: app.screen is images, "back to the images list")
+
+        await pilot.press("b")
+        await _until(
+            pilot,
+            lambda: isinstance(app.screen, BuildWizard) and app.screen.query("#ref"),
+            "the build wizard",
+        )
+        app.screen.query_one("#ref", Input).value = "own_image:chute"
+        await pilot.press("enter")
+        await _until(pilot, lambda: app.screen.plan is not None, "the build plan", 60)
+        save("build-wizard")
+        await pilot.press("y")
+        await _until(pilot, lambda: isinstance(app.screen, BuildScreen), "the build view")
+        building = app.screen
+        await _until(pilot, lambda: building.lines >= 12, "build log lines", 60)
+        save("build")
+        await pilot.press("escape")
+        await _until(pilot, lambda: app.screen is images, "back to the images list")
 
         await pilot.press("1")
         await _until(pilot, lambda: not isinstance(app.screen, ImagesScreen), "the chutes list")
@@ -263,7 +298,7 @@ def main() -> int:
         _isolate(tmp)
         chute_files = tmp / "chutes"  # the deploy wizard looks in the working directory
         chute_files.mkdir()
-        for example in (ROOT / "examples").glob("*.py"):
+        for example in (ROOT / "examples").glob("*.*"):
             shutil.copy(example, chute_files / example.name)
         here = os.getcwd()
         os.chdir(chute_files)

@@ -30,6 +30,7 @@ from chutes_tui.tui.widgets.log_panes import ALL, LogPanes
 
 BUILT = "built and pushed"
 POLL = 2.0  # seconds between status reads while the build runs
+HEADER_EVERY = 0.25  # seconds: the line count keeps up without a redraw per line
 MAX_LINES = 20_000  # a build log longer than this keeps its last lines
 
 
@@ -77,6 +78,8 @@ class BuildScreen(DashboardAccess, LogKeys[str | None]):
         self.problem: str | None = None
         self.lines = 0
         self.ended = False  # the log has been read to its end
+        self._poll_wake = asyncio.Event()
+        self._drawn = 0.0  # when the header was last drawn
 
     def compose(self) -> ComposeResult:
         yield AccountBar()
@@ -125,7 +128,9 @@ class BuildScreen(DashboardAccess, LogKeys[str | None]):
                     self.workers.cancel_node(self)
                     self.dismiss(self.status)
                 return
-            await asyncio.sleep(POLL)
+            with contextlib.suppress(TimeoutError):  # a log that starts or ends: look now
+                await asyncio.wait_for(self._poll_wake.wait(), POLL)
+            self._poll_wake.clear()
 
     def elapsed(self) -> float | None:
         """Seconds the build took, or has taken so far; None before it started."""
@@ -135,6 +140,7 @@ class BuildScreen(DashboardAccess, LogKeys[str | None]):
         return max(0.0, end - self.started.timestamp())
 
     def _render_header(self) -> None:
+        self._drawn = time.monotonic()
         with contextlib.suppress(Exception):  # the view is going
             header = self.query_one("#build-header", Static)
             text = Text(f" {self.title_text}  ", style="bold")
@@ -173,12 +179,17 @@ class BuildScreen(DashboardAccess, LogKeys[str | None]):
         except ChutesError as error:
             self._append([LogLine(time.time(), "", f"log stopped: {error.message}", note=True)])
         self.ended = True
+        self._poll_wake.set()
         logs.show_status()
         self._render_header()
 
     def _append(self, lines: list[LogLine]) -> None:
+        if not self.lines:
+            self._poll_wake.set()  # the first lines: the status has likely moved on
         self.lines += sum(not line.note for line in lines)
         self.logs.append(ALL, lines)
+        if time.monotonic() - self._drawn > HEADER_EVERY:
+            self._render_header()
 
     # keys
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from rich.console import Group
 from rich.text import Text
 from rich.tree import Tree
 from textual import on
@@ -62,8 +63,8 @@ def context_tree(files: list[ContextFile], title: str) -> Tree:
     return root
 
 
-def plan_text(plan: flow.BuildPlan) -> Text | Tree:
-    """What `y` would send, or why there is nothing to send."""
+def plan_text(plan: flow.BuildPlan) -> Text | Group:
+    """What `y` would send (the context, then the Dockerfile), or why there is nothing to."""
     build = plan.build
     if build is None:
         return Text(
@@ -75,7 +76,8 @@ def plan_text(plan: flow.BuildPlan) -> Text | Tree:
         f"{build.ref}: {plural(summary['files'], 'file')}, {size_text(summary['bytes'])}"
         f" ({size_text(summary['zip_bytes'])} zipped)"
     )
-    return context_tree(build.files, title)
+    dockerfile = Text(build.dockerfile.strip(), style="dim", overflow="fold")
+    return Group(context_tree(build.files, title), Text(""), Text("Dockerfile", "bold"), dockerfile)
 
 
 class BuildWizard(DashboardAccess, Screen[str | None]):
@@ -138,7 +140,7 @@ class BuildWizard(DashboardAccess, Screen[str | None]):
             directory=self.directory,
         )
 
-    def _say(self, part: str, text: Text | Tree | str) -> None:
+    def _say(self, part: str, text: Text | Group | str) -> None:
         self.query_one(part, Static).update(text)
 
     # planning
