@@ -8,9 +8,14 @@ stream that breaks resumed from the last offset it delivered.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import hashlib
+import io
 import json
-from collections.abc import Callable
+import zipfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,10 +36,14 @@ from chutes_tui.client.errors import (
     Unreachable,
     ValidationFailed,
 )
-from chutes_tui.core.build import BuildOutcome, follow_build
+from chutes_tui.client.signing import Credentials
+from chutes_tui.config import Connection
+from chutes_tui.core.build import BuildOutcome, finished, follow_build
 from tests.build_capture import multipart_parts
+from tests.conftest import Sandbox, start_sandbox
 from tests.test_client_faults import Feed, Recorder, Sleeps, connection, detail, replies, sse
 
+HANG_GUARD = 120.0  # wall seconds before the test counts as hung: a guard, not a measurement
 IMAGE_ID = "7e1b5a4c-0000-5000-8000-000000000001"
 LOG = f"/images/{IMAGE_ID}/logs"
 CONTEXT = b"PK\x05\x06" + bytes(18)  # an empty zip
@@ -343,3 +352,109 @@ async def test_following_past_the_timeout_is_timed_out(make):
         await follow_build(client, IMAGE_ID, 0.2, lambda item: None, label="demo/app:0.1")
     assert caught.value.exit_code == ExitCode.TIMED_OUT
     assert "still building" in caught.value.message and "images logs" in caught.value.message
+
+
+# the build log against a real sandbox, its first stream cut by the transport
+
+
+class CutStream(httpx.AsyncByteStream):
+    """The sandbox's stream, line by line, broken off after `lines` log lines."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, lines: int) -> None:
+        self.inner = inner
+        self.lines = lines
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        pending, sent = b"", 0
+        async for chunk in self.inner:
+            pending += chunk
+            *whole, pending = pending.split(b"\n")
+            for text in whole:
+                yield text + b"\n"
+                sent += text.startswith(b"data: {")
+                if sent == self.lines:
+                    raise httpx.ReadError("connection reset (injected)")
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class CutFirstLog(httpx.AsyncBaseTransport):
+    """A real transport whose first build-log stream breaks after a few lines."""
+
+    def __init__(self, lines: int) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.lines = lines
+        self.offsets: list[str | None] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if not request.url.path.endswith("/logs"):
+            return response
+        self.offsets.append(request.url.params.get("offset"))
+        if len(self.offsets) > 1 or "event-stream" not in response.headers["content-type"]:
+            return response
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=CutStream(response.stream, self.lines),
+        )
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def context_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("requirements.txt", "numpy==2.1.3\n")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def paused_box(tmp_path: Path) -> Iterator[Sandbox]:
+    box = start_sandbox(tmp_path, speed=1.0, paused=True)
+    try:
+        yield box
+    finally:
+        box.running.stop()
+
+
+async def test_a_cut_stream_resumes_where_it_broke_on_the_sandbox(paused_box: Sandbox) -> None:
+    box = paused_box
+    transport = CutFirstLog(lines=3)
+    conn = Connection(base_url=box.url, credentials=Credentials(api_key=box.users["demo"].api_key))
+    async with ChutesClient(conn, transport=transport) as client:
+        reply = await client.build_image(
+            username="demo",
+            name="resume",
+            tag="1.0",
+            readme="",
+            dockerfile="FROM parachutes/python:3.12\nADD requirements.txt /app/\n"
+            "RUN pip install -r /app/requirements.txt\nRUN echo done",
+            image=base64.b64encode(b"not loaded").decode(),
+            context=context_zip(),
+        )
+        image_id = reply["image_id"]
+        streamed: list[Any] = []
+
+        async def follow() -> None:
+            async for item in client.image_build_log(image_id):
+                streamed.append(item)
+
+        task = asyncio.create_task(follow())
+        # The build moves only when the simulated clock does: a second at a time.
+        async with asyncio.timeout(HANG_GUARD):
+            while not task.done():
+                box.advance(1.0)
+                await asyncio.sleep(0.05)
+            await task
+            while not finished((await client.get_image(image_id)).status):
+                await asyncio.sleep(0.05)  # the simulator's next tick writes the status
+        (whole,) = [item async for item in client.image_build_log(image_id)]  # now text
+    assert isinstance(whole, BuildLogText)
+    assert lines_of(streamed) == whole.text.splitlines()  # no line lost, none twice
+    assert transport.offsets[:2] == [None, "3"]
+    notices = [item.kind for item in streamed if isinstance(item, StreamNotice)]
+    assert notices[:2] == ["retrying", "connected"]
