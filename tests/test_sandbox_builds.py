@@ -310,6 +310,28 @@ def test_the_log_reads_like_docker_and_pip(shared: Sandbox) -> None:
     assert len(lines) <= limits.MAX_BUILD_LOG_LINES
 
 
+def test_an_image_deleted_while_building_ends_its_stream_and_builds_again(
+    shared: Sandbox,
+) -> None:
+    box = shared
+    demo = box.users["demo"].key_headers()
+    image_id = post_build(box, form=fields(name="rebuilt")).json()["image_id"]
+    box.advance(QUEUE_SECONDS)
+    wait_status(box, image_id, "building")
+    with box.http() as http:
+        with http.stream("GET", f"/images/{image_id}/logs", headers=demo) as stream:
+            lines = stream.iter_lines()
+            read_until(lines, "keep-alive")
+            assert http.delete(f"/images/{image_id}", headers=demo).json()["deleted"] is True
+            read_until(lines, "done")
+        assert not box.query("SELECT * FROM builds WHERE image_id = ?", image_id)
+        again = post_build(box, form=fields(name="rebuilt"))
+        assert again.status_code == 202 and again.json()["status"] == "pending build"
+    box.advance(QUEUE_SECONDS)
+    assert wait_status(box, image_id, "building") == "building"
+    assert finish(box, image_id) == "built and pushed"
+
+
 def test_the_same_upload_gives_the_same_log(tmp_path: Path) -> None:
     logs = []
     for run in ("one", "two"):

@@ -9,6 +9,7 @@ in `dockerfile`; this module only writes it down the way Docker and pip would.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from collections.abc import Sequence
@@ -347,17 +348,22 @@ def _command(log: _Log, state: _Stage, words: Sequence[str]) -> tuple[int, str |
     return 0, None, 0.0
 
 
+@functools.lru_cache(maxsize=4096)
 def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+@functools.lru_cache(maxsize=4096)
 def _package(name: str) -> Package:
+    """What pip finds for a name: a known package, or one made up from the name alone, so
+    it is the same in every build."""
     known = PACKAGES.get(_normal(name))
     if known:
         return known
     rng = random.Random(_normal(name))
-    deps = tuple(rng.sample(POOL, rng.randint(0, 2)))
-    return Package(f"{rng.randint(0, 4)}.{rng.randint(0, 30)}.{rng.randint(0, 9)}", 0, False, deps)
+    version = f"{rng.randint(0, 4)}.{rng.randint(0, 30)}.{rng.randint(0, 9)}"
+    megabytes = rng.uniform(0.02, 3.0)
+    return Package(version, megabytes, False, tuple(rng.sample(POOL, rng.randint(0, 2))))
 
 
 def _versions(version: str) -> str:
@@ -396,6 +402,8 @@ def _pip(log: _Log, state: _Stage, requirements: Sequence[str]) -> tuple[str | N
             log.err(f"ERROR: No matching distribution found for {requirement}", after=0.01)
             return requirement, 0.0
         pinned = re.search(r"==\s*([^,;\s]+)", requirement)
+        if _normal(name) in queued:  # pip takes a requirement given twice once
+            continue
         if _normal(name) in state.installed and not pinned:
             log.out(
                 f"Requirement already satisfied: {requirement} in {SITE_PACKAGES}"
@@ -440,7 +448,7 @@ def _collect(
 ) -> None:
     package = _package(name)
     version = pinned or package.version
-    megabytes = package.megabytes or random.Random(f"{_normal(name)}:size").uniform(0.02, 3.0)
+    megabytes = package.megabytes
     log.out(f"Collecting {requirement}", after=log.between(0.2, 0.8))
     metadata = f"{_wheel(name, version, package)}.metadata ({log.rng.randint(2, 60)} kB)"
     log.out(f"  Downloading {metadata}", after=log.between(0.05, 0.3))
@@ -458,7 +466,7 @@ def _collect(
             )
             continue
         dep_package = _package(dep)
-        size = dep_package.megabytes or random.Random(f"{key}:size").uniform(0.02, 3.0)
+        size = dep_package.megabytes
         log.out(f"Collecting {dep} (from {parent})", after=log.between(0.1, 0.4))
         wheel = _wheel(dep, dep_package.version, dep_package)
         log.out(f"  Downloading {wheel}.metadata ({log.rng.randint(2, 60)} kB)", 0.1)

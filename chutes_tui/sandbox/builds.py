@@ -91,6 +91,7 @@ class Builder:
         build = _decode(row) if row else None
         if build is not None:
             self._active[image_id] = build
+            self._started.discard(image_id)  # a deleted image's build, if it was rebuilt
 
     def resume(self) -> None:
         """After a start: pick up the builds an earlier run left unfinished."""

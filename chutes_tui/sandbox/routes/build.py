@@ -96,7 +96,8 @@ async def create_image(request: Request, user: UserRow = Depends(caller())) -> J
 
     # As the platform does: the build installs the server's own SDK version last.
     dockerfile = f"{form.dockerfile}\n\nRUN pip install chutes=={SDK_VERSION}"
-    plan = script(
+    plan = await asyncio.to_thread(  # a long Dockerfile takes a moment to write out
+        script,
         BuildRequest(
             image_id=image_id,
             owner=user["username"],
@@ -106,7 +107,7 @@ async def create_image(request: Request, user: UserRow = Depends(caller())) -> J
             context=context.files,
             context_bytes=context.unpacked,
             lookup=_lookup(box, user),
-        )
+        ),
     )
     try:
         with box.store.tx() as db:
