@@ -869,6 +869,22 @@ def test_the_sdk_standard_images_are_public_built_and_logged(shared: Sandbox) ->
             assert "Step 1/" in log and f"Successfully tagged {ref}" in log
 
 
+def test_a_database_seeded_before_the_standard_images_gets_them(tmp_path: Path) -> None:
+    box = start_sandbox(tmp_path, paused=True)
+    box.running.stop()
+    standard = [image_uid("chutes", *ref.split(":")) for ref in STANDARD]
+    with sqlite3.connect(box.db_path) as db:
+        db.executemany("DELETE FROM images WHERE image_id = ?", [(i,) for i in standard])
+    before = {row["image_id"] for row in box.query("SELECT image_id FROM images")}
+    box = start_sandbox(tmp_path, paused=True)
+    try:
+        after = {row["image_id"] for row in box.query("SELECT image_id FROM images")}
+        assert after == before | set(standard)
+        assert {image_row(box, i)["status"] for i in standard} == {"built and pushed"}
+    finally:
+        box.running.stop()
+
+
 def test_a_vllm_template_chute_deploys_on_the_standard_image(paused: Sandbox) -> None:
     body = deploy_body(
         name="unsloth/Llama-3.2-1B-Instruct",

@@ -14,7 +14,7 @@ from chutes_tui.sandbox.context import Sandbox
 from chutes_tui.sandbox.events import Events
 from chutes_tui.sandbox.lifecycle import Simulator
 from chutes_tui.sandbox.routes import build, chutes, control, deploy, images, live, logos, users
-from chutes_tui.sandbox.seed import seed
+from chutes_tui.sandbox.seed import add_standard_images, seed
 from chutes_tui.sandbox.settings import CATCH_ALL_404, SandboxSettings
 from chutes_tui.sandbox.storage import Store
 
@@ -64,10 +64,13 @@ class BodyLimit:
 
 
 def open_store(settings: SandboxSettings) -> Store:
-    """The database, seeded on first use when the settings ask for it."""
+    """The database, seeded on first use when the settings ask for it (an older seeded
+    database gains the standard images it lacks)."""
     store = Store(settings.db_path)
     if settings.seed and store.is_empty():
         seed(store, stamp=settings.seed_time, extra_chutes=settings.extra_chutes)
+    elif settings.seed:
+        add_standard_images(store)
     return store
 
 

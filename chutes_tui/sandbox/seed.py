@@ -231,6 +231,28 @@ def seed(store: Store, stamp: str | None = None, extra_chutes: int = 0) -> None:
             _chute(db, clock, users, now, bulk)
 
 
+def add_standard_images(store: Store) -> None:
+    """A database seeded before the SDK's standard images were gets them on opening (when
+    it has the `chutes` user); nothing else of it changes."""
+    owner = store.find_user("chutes")
+    if owner is None:
+        return
+    missing = [
+        image
+        for image in SDK_STANDARD_IMAGES
+        if store.image(image_uid(owner["username"], image[0], image[1])) is None
+    ]
+    if not missing:
+        return
+    cred = credentials(store, owner["username"])
+    if cred.user_id != owner["user_id"]:  # not the seeded user: leave that database alone
+        return
+    with store.tx() as db:
+        for name, tag, readme, dockerfile in missing:
+            log = _built_log(cred, name, tag, dockerfile)
+            _image(db, now_iso, cred, name, tag, "built and pushed", True, readme, log)
+
+
 def _image(
     db: sqlite3.Connection,
     clock: Clock,
