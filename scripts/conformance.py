@@ -206,7 +206,11 @@ def reading_steps(chute: str | None, image: str | None) -> list[Step]:
 
 
 def writing_steps(
-    name: str, module_dir: Path, max_fee: float, share_with: str | None
+    name: str,
+    module_dir: Path,
+    max_fee: float,
+    share_with: str | None,
+    warmup_timeout: float = 15.0,
 ) -> list[Step]:
     """Deploy a throw-away chute, use it, delete it."""
     deploy = ["deploy", f"{name.replace('-', '_')}:chute", "--dir", str(module_dir)]
@@ -219,7 +223,7 @@ def writing_steps(
         Step("warmup (new)", ["warmup", name, "--json"], told={"no quick warmup": NO_QUICK}),
         Step(
             "warmup --wait (new)",
-            ["warmup", name, "--wait", "--timeout", "15", "--json"],
+            ["warmup", name, "--wait", "--timeout", f"{warmup_timeout:g}", "--json"],
             (OK, TIMED_OUT),  # a platform without free GPUs leaves it cold
         ),
         Step("logs (new)", ["logs", name, "--backfill", "5", "--json"], known={AUTH: HOTKEY_LOGS}),
@@ -284,7 +288,8 @@ def run_all(args: argparse.Namespace) -> list[Outcome]:
             name = f"{args.prefix}-{secrets.token_hex(3)}"
             module = workdir / f"{name.replace('-', '_')}.py"
             module.write_text(CHUTE_FILE.format(username=username, name=name, image=image_ref))
-            for step in writing_steps(name, workdir, args.max_fee, args.share_with):
+            steps = writing_steps(name, workdir, args.max_fee, args.share_with, args.warmup_timeout)
+            for step in steps:
                 balance = _balance(runner) if step.label == "deploy" else None
                 outcome, stdout = runner.run(step)
                 outcomes.append(outcome)
@@ -361,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--share-with", metavar="USER", help="share the chute with this user")
     parser.add_argument("--max-fee", type=float, default=5.0, help="largest fee to pay (USD)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per command")
+    parser.add_argument(
+        "--warmup-timeout", type=float, default=15.0, help="seconds warmup --wait may take"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per command")
     args = parser.parse_args(argv)
     if not args.api_key and not args.config:

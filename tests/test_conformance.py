@@ -50,8 +50,11 @@ def verdicts(rows: list[dict]) -> dict[tuple[str, str], str]:
 @pytest.mark.parametrize("older", [False, True], ids=["current", "older"])
 def test_every_command_fares_as_expected(tmp_path: Path, older: bool) -> None:
     settings = {"older": True, "fee_formula": "quadratic", "gpu_table": older_gpu_table()}
-    with running_sandbox(tmp_path, **(settings if older else {})) as box:
-        code, rows = conformance(box, "--write", "--share-with", "bob", "--max-fee", "10")
+    # The clock stands still: no instance bills between the balance reads around the deploy.
+    with running_sandbox(tmp_path, paused=True, **(settings if older else {})) as box:
+        code, rows = conformance(
+            box, "--write", "--share-with", "bob", "--max-fee", "10", "--warmup-timeout", "1"
+        )
         leftover = box.query("SELECT name FROM chutes WHERE name LIKE 'ctui-conformance-%'")
     seen = verdicts(rows)
     assert code == 0, [row for row in rows if row["verdict"].startswith("FAIL")]
