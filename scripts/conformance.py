@@ -191,6 +191,7 @@ def reading_steps(chute: str | None, image: str | None) -> list[Step]:
     ]
     if image:
         steps.append(Step("images get", ["images", "get", image, "--json"]))
+        steps.append(Step("images logs", ["images", "logs", image, "--json"]))
     if chute:
         steps += [
             Step("chutes get", ["chutes", "get", chute, "--json"]),
