@@ -137,6 +137,14 @@ async def test_b_lists_the_context_then_builds_and_follows(
         await wait_for(pilot, lambda: "BUILT" in static_text(app, "#build-header"), "built")
         await wait_for(pilot, lambda: view.ended, "the end of the log")
         assert any("echo hi" in line for line in log_lines(view))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen), "the list")
+        grid = table(app)
+        await wait_for(
+            pilot,
+            lambda: grid.row(key_of_name(app, "tui-app:0.1")).status == "built and pushed",
+            "the list to show what the view saw",
+        )
 
 
 async def test_leaving_the_wizard_mid_import_sends_nothing(

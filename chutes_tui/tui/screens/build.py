@@ -126,6 +126,7 @@ class BuildScreen(DashboardAccess, LogKeys[str | None]):
                 if self.status == BUILT and self.return_when_built:
                     self.app.notify(f"{self.title_text} is built.", timeout=4)
                     self.workers.cancel_node(self)
+                    self.dashboard.refresh_feed("images")
                     self.dismiss(self.status)
                 return
             with contextlib.suppress(TimeoutError):  # a log that starts or ends: look now
@@ -203,4 +204,5 @@ class BuildScreen(DashboardAccess, LogKeys[str | None]):
                 " images list shows its log again.",
                 timeout=6,
             )
+        self.dashboard.refresh_feed("images")  # the list shows what this view has seen
         self.dismiss(self.status)
