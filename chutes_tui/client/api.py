@@ -726,17 +726,11 @@ class ChutesClient:
         ending: BaseException | None = None  # what ended the stream, for the debug log
         try:
             if response.status_code >= 400:
-                reading = asyncio.timeout(self.deadline)
-                try:
-                    async with reading:
-                        await response.aread()
-                except TimeoutError:
-                    if not reading.expired():
-                        raise
+                if not await self._read_in_time(response):
                     raise TimedOut(
                         f"GET {path}: HTTP {response.status_code}, and its reason did not arrive"
                         f" within {_seconds(self.deadline or 0)} s"
-                    ) from None
+                    )
                 raise _refusal(request, response)
             yield response
         except BaseException as error:
@@ -1054,7 +1048,8 @@ class ChutesClient:
         except StreamIdle as error:
             raise StreamIdle(f"GET {path}: {error.message}") from None
 
-    async def _whole_text(self, response: httpx.Response, path: str) -> str:
+    async def _read_in_time(self, response: httpx.Response) -> bool:
+        """Read the rest of a reply within the deadline; False when it did not all arrive."""
         reading = asyncio.timeout(self.deadline)
         try:
             async with reading:
@@ -1062,11 +1057,18 @@ class ChutesClient:
         except TimeoutError:
             if not reading.expired():
                 raise
-            raise StreamBroken(
-                f"GET {path}: the log did not arrive within {_seconds(self.deadline or 0)} s"
-            ) from None
+            return False
+        return True
+
+    async def _whole_text(self, response: httpx.Response, path: str) -> str:
+        try:
+            arrived = await self._read_in_time(response)
         except httpx.TransportError as error:
             raise StreamBroken(f"GET {path}: the log broke off: {_why(error)}") from None
+        if not arrived:
+            raise StreamBroken(
+                f"GET {path}: the log did not arrive within {_seconds(self.deadline or 0)} s"
+            )
         return response.text
 
     # platform
