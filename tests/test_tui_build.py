@@ -112,15 +112,21 @@ async def finish_build(pilot, box: Sandbox, screen: BuildScreen) -> None:
     raise AssertionError(f"the build did not end: {screen.status}")
 
 
+async def open_wizard(pilot, app) -> BuildWizard:
+    """From the images list, b."""
+    await wait_loaded(pilot)
+    await pilot.press("2", "b")
+    await wait_for(pilot, lambda: isinstance(app.screen, BuildWizard), "the build wizard")
+    return app.screen
+
+
 async def test_b_lists_the_context_then_builds_and_follows(
     paused_box: Sandbox, work: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(work)
+    monkeypatch.chdir(work)  # b looks for chute files in the working directory
     app = app_for(paused_box)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_loaded(pilot)
-        await pilot.press("2", "b")
-        await wait_for(pilot, lambda: isinstance(app.screen, BuildWizard), "the build wizard")
+        await open_wizard(pilot, app)
         wizard = app.screen
         assert wizard.query_one("#ref").value == "tui_app:chute"  # found in this directory
         await pilot.press("enter")
@@ -150,12 +156,10 @@ async def test_b_lists_the_context_then_builds_and_follows(
 async def test_leaving_the_wizard_mid_import_sends_nothing(
     paused_box: Sandbox, work: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(work)
+    monkeypatch.chdir(work)  # b looks for chute files in the working directory
     app = app_for(paused_box)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_loaded(pilot)
-        await pilot.press("2", "b")
-        await wait_for(pilot, lambda: isinstance(app.screen, BuildWizard), "the build wizard")
+        await open_wizard(pilot, app)
         await pilot.press("enter", "escape")
         await wait_for(pilot, lambda: isinstance(app.screen, ImagesScreen), "the list")
         assert image_rows(paused_box, "tui-app") == []
