@@ -62,6 +62,7 @@ class ChutesApp(App[None]):
         Binding("1", "show('chutes')", "Chutes", show=False, id="app.chutes"),
         Binding("2", "show('images')", "Images", show=False, id="app.images"),
         Binding("3", "show('shares')", "Shares", show=False, id="app.shares"),
+        Binding("4", "show('account')", "Account", show=False, id="app.account"),
         Binding("r", "refresh", "Refresh", show=False, id="app.refresh"),
         Binding("p", "toggle_auto_refresh", "Pause", show=False, id="app.pause"),
     ]
@@ -423,11 +424,16 @@ class ChutesApp(App[None]):
     # actions
 
     def action_show(self, kind: str) -> None:
-        """Chutes is the base screen; images or shares sit on top; details on top of those."""
+        """Chutes is the base screen; images, shares or the account sit on top; details on
+        top of those."""
         from chutes_tui.tui.screens.resources import ImagesScreen
         from chutes_tui.tui.screens.shares import SharesScreen
 
         screens: dict[str, type[Screen[Any]]] = {"images": ImagesScreen, "shares": SharesScreen}
+        if kind == "account":  # imported when asked for: it is not on the way to the lists
+            from chutes_tui.tui.screens.account import AccountScreen
+
+            screens["account"] = AccountScreen
         wanted = screens.get(kind)
         if wanted is not None and isinstance(self.screen, wanted):
             return
@@ -479,6 +485,9 @@ class ChutesApp(App[None]):
             if isinstance(screen, CommandPalette) and len(self.screen_stack) > 1:
                 screen = self.screen_stack[-2]  # the palette offers what the screen under it does
             # The live view may jump to a list (it stops its streams); it never quits on `q`.
+            # The account screen is top-level too (named: importing it costs start-up time).
+            if type(screen).__name__ == "AccountScreen":
+                return True
             lists = (ResourceScreen, HelpScreen, LiveScreen) if action == "show" else ()
             return isinstance(screen, lists or (ResourceScreen, HelpScreen))
         return True

@@ -23,6 +23,7 @@ def _bindings(owner: type[DOMNode]) -> list[Binding]:
 def _scopes() -> Iterator[tuple[str, list[Binding]]]:
     """Each place bindings live together: the app, and every screen with the app's keys."""
     from chutes_tui.tui.app import ChutesApp
+    from chutes_tui.tui.screens.account import AccountScreen
     from chutes_tui.tui.screens.build import BuildScreen
     from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
     from chutes_tui.tui.screens.deploy import DeployScreen
@@ -46,6 +47,7 @@ def _scopes() -> Iterator[tuple[str, list[Binding]]]:
         (DeployScreen, "the deploy wizard"),
         (LiveScreen, "the live view"),
         (BuildScreen, "the build view"),
+        (AccountScreen, "the account screen"),
     )
     for screen, name in others:
         yield name, [*_bindings(screen), *app]

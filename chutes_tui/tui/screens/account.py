@@ -1,0 +1,25 @@
+"""The account screen (`4`): one tab per side of the account, each a widget of its own."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from chutes_tui.tui.access import DashboardAccess
+from chutes_tui.tui.screens.account_spend import SpendPane
+from chutes_tui.tui.widgets.account_bar import AccountBar
+
+
+class AccountScreen(DashboardAccess, Screen[None]):
+    """Spend first; every tab loads its own data in workers bound to it."""
+
+    BINDINGS = [Binding("escape", "app.show('chutes')", "Back", id="account.back")]
+
+    def compose(self) -> ComposeResult:
+        yield AccountBar()
+        with TabbedContent(id="account-tabs"):  # noqa: SIM117 - one `with` per tab
+            with TabPane("Spend", id="spend"):
+                yield SpendPane(id="spend-pane")
+        yield Footer(compact=True)
