@@ -13,8 +13,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chutes_tui.sandbox.context import Sandbox
 from chutes_tui.sandbox.events import Events
 from chutes_tui.sandbox.lifecycle import Simulator
-from chutes_tui.sandbox.routes import build, chutes, control, deploy, images, live, logos, users
-from chutes_tui.sandbox.seed import add_standard_images, seed
+from chutes_tui.sandbox.routes import (
+    build,
+    chutes,
+    control,
+    deploy,
+    images,
+    invoke,
+    live,
+    logos,
+    usage,
+    users,
+)
+from chutes_tui.sandbox.seed import add_standard_images, add_usage_history, seed
 from chutes_tui.sandbox.settings import CATCH_ALL_404, SandboxSettings
 from chutes_tui.sandbox.storage import Store
 
@@ -71,6 +82,8 @@ def open_store(settings: SandboxSettings) -> Store:
         seed(store, stamp=settings.seed_time, extra_chutes=settings.extra_chutes)
     elif settings.seed:
         add_standard_images(store)
+    if settings.seed:  # a new database, or one from before the ledger, gains a usage history
+        add_usage_history(store, settings.gpu_table, settings.clock.now())
     return store
 
 
@@ -104,13 +117,14 @@ def create_app(settings: SandboxSettings, events: Events | None = None) -> FastA
     )
     upload = settings.max_build_upload
     app.add_middleware(BodyLimit, larger={BUILD_UPLOAD: (upload, build_too_large(upload))})
+    app.add_middleware(invoke.ChuteHosts)  # `<slug>.<domain>` calls that chute
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         log.error("unexpected error on %s %s: %r", request.method, request.url.path, error)
         return JSONResponse({"detail": "Internal sandbox error"}, status_code=500)
 
-    for module in (control, users, build, images, live, chutes, deploy, logos):
+    for module in (control, usage, users, build, images, live, invoke, chutes, deploy, logos):
         app.include_router(module.router)
     if settings.older:
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import HTTPException, Request
@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from chutes_tui.sandbox import limits
+from chutes_tui.sandbox.invocations import Traffic
 from chutes_tui.sandbox.lifecycle import Simulator
 from chutes_tui.sandbox.render import Renderer
 from chutes_tui.sandbox.settings import SandboxSettings
@@ -31,6 +32,7 @@ class Sandbox:
     store: Store
     settings: SandboxSettings
     sim: Simulator
+    traffic: Traffic = field(default_factory=Traffic)  # calls per chute, for utilisation
 
     def renderer(self) -> Renderer:
         return Renderer(self.store, self.settings)

@@ -23,6 +23,7 @@ from typing import TypedDict
 
 from chutes_tui.client.models import NodeSelector
 from chutes_tui.core import pricing
+from chutes_tui.sandbox import ledger
 from chutes_tui.sandbox.builds import Builder
 from chutes_tui.sandbox.events import Events
 from chutes_tui.sandbox.settings import SandboxSettings
@@ -444,6 +445,7 @@ class Simulator:
         self._activity: dict[str, Activity] = {}
         self._bursts: dict[str, asyncio.Task[None]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._settled_hour = ledger.hour_of(self.clock.now())
 
     @property
     def tick_interval(self) -> float:
@@ -477,6 +479,10 @@ class Simulator:
         else:
             self._create(chute)
 
+    def keep_alive(self, chute: ChuteRow) -> None:
+        """A call: the chute's instances stay up for another `shutdown_after_seconds`."""
+        self._extend(chute)
+
     def redeploy(self, chute: ChuteRow) -> None:
         """A deploy or update: replace the instances with ones running the new version."""
         for instance in self.store.instances(chute["chute_id"]):
@@ -488,6 +494,16 @@ class Simulator:
         for instance in self.store.instances(chute_id):
             self._settle(instance)
             self._retire(instance, "chute deleted")
+
+    def settle(self) -> None:
+        """Bill every running private instance up to now, so balances and the ledger agree
+        with what has accrued (before spend is read, and every hour on the clock)."""
+        now = self.clock.now()
+        self._settled_hour = ledger.hour_of(now)
+        for instance in self.store.all_as(
+            InstanceRow, "SELECT * FROM instances WHERE billed_from IS NOT NULL"
+        ):
+            self._settle(instance, now)
 
     def bounty(self, instances: Sequence[InstanceRow]) -> Bounty | None:
         """A cold chute's bounty, growing with the age of its oldest pending instance;
@@ -623,16 +639,25 @@ class Simulator:
         elapsed = max(0.0, (until or self.clock.now()) - instance["billed_from"])
         return instance["hourly_rate"] * elapsed * self.settings.speed / 3600
 
-    def _settle(self, instance: InstanceRow) -> None:
-        """Charge the owner of a private chute for an instance that is going away."""
-        cost = self._cost(instance)
-        if cost:
-            with self.store.tx() as db:
-                db.execute(
-                    "UPDATE users SET balance = balance - ? WHERE user_id = ("
-                    " SELECT user_id FROM chutes WHERE chute_id = ? AND public = 0)",
-                    (cost, instance["chute_id"]),
-                )
+    def _settle(self, instance: InstanceRow, until: float | None = None) -> None:
+        """Charge the owner of a private chute for an instance's time since it was last
+        billed (hour by hour, in the ledger), and bill it from `until` on."""
+        start = instance["billed_from"]
+        until = self.clock.now() if until is None else until
+        if start is None or until <= start:
+            return
+        with self.store.tx() as db:
+            owner = db.execute(
+                "SELECT user_id FROM chutes WHERE chute_id = ? AND public = 0",
+                (instance["chute_id"],),
+            ).fetchone()
+            if owner is not None:
+                per_second = instance["hourly_rate"] * self.settings.speed / 3600
+                ledger.accrue(db, owner["user_id"], instance["chute_id"], start, until, per_second)
+            db.execute(
+                "UPDATE instances SET billed_from = ? WHERE instance_id = ?",
+                (until, instance["instance_id"]),
+            )
 
     def _delete(self, instance: InstanceRow, reason: str, by_miner: bool = False) -> None:
         self._settle(instance)
@@ -679,6 +704,8 @@ class Simulator:
             self._flush(instance_id, reached)
         self._chatter(now)
         self.builds.tick(now)
+        if ledger.hour_of(now) != self._settled_hour:
+            self.settle()
 
     def _verify(self, instance: InstanceRow, now: float) -> None:
         instance_id = instance["instance_id"]

@@ -14,11 +14,15 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chutes_tui.sandbox import keys
 from chutes_tui.sandbox.buildlog import BuildRequest, script
 from chutes_tui.sandbox.lookup import chute_uid, image_uid
-from chutes_tui.sandbox.storage import Store, now_iso
+from chutes_tui.sandbox.storage import ChuteRow, Store, now_iso
+
+if TYPE_CHECKING:
+    from chutes_tui.core.pricing import GpuTable
 
 SDK_VERSION = "0.6.9"
 ALWAYS_ON = 10 * 365 * 86400.0
@@ -399,3 +403,28 @@ def _chute(
                 now + ALWAYS_ON,
             ),
         )
+
+
+def add_usage_history(store: Store, table: GpuTable, now: float) -> None:
+    """Eleven days of use of the demo user's chutes before `now`, in a database whose ledger
+    is empty (a new one, or one from before the ledger); only a seeded `demo` gets it."""
+    if store.one("SELECT 1 AS x FROM ledger LIMIT 1") is not None:
+        return
+    demo, guest = store.find_user("demo"), store.find_user("alice")
+    if demo is None or guest is None or credentials(store, "demo").user_id != demo["user_id"]:
+        return
+    from chutes_tui.client.models import NodeSelector
+    from chutes_tui.core import pricing
+    from chutes_tui.sandbox import ledger
+
+    rates: dict[str, tuple[str, float]] = {}
+    for row in store.all_as(
+        ChuteRow, "SELECT * FROM chutes WHERE user_id = ? ORDER BY name", demo["user_id"]
+    ):
+        try:
+            selector = NodeSelector.model_validate(row["spec"]["node_selector"])
+            rates[row["name"]] = (row["chute_id"], pricing.hourly_price(selector, table))
+        except (pricing.NoSupportedGpus, KeyError, ValueError):
+            continue
+    shared = next(chute.name for chute in DEMO_CHUTES if chute.shared_with == "alice")
+    ledger.seed_history(store, now, demo["user_id"], rates, guest["user_id"], shared)

@@ -119,6 +119,16 @@ CREATE TABLE IF NOT EXISTS chute_history (
     action TEXT NOT NULL,
     at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ledger (
+    user_id TEXT NOT NULL,
+    chute_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    bucket REAL NOT NULL,
+    amount REAL NOT NULL DEFAULT 0,
+    count INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, chute_id, kind, bucket)
+);
+CREATE INDEX IF NOT EXISTS ledger_by_bucket ON ledger(bucket);
 """
 
 JSON_COLUMNS = ("spec",)

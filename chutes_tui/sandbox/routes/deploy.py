@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 
 from chutes_tui.client.models import DeployRequest
 from chutes_tui.core import pricing
-from chutes_tui.sandbox import limits
+from chutes_tui.sandbox import ledger, limits
 from chutes_tui.sandbox.auth import caller
 from chutes_tui.sandbox.context import Sandbox, parse_body, sandbox
 from chutes_tui.sandbox.lookup import chute_uid, find_image
@@ -247,6 +247,9 @@ async def deploy(
         )
         if not free and not _charge(db, user, fee):
             raise HTTPException(402, _low_balance(db, user, fee))
+        if fee > 0 and not free:
+            now = settings.clock.now()
+            ledger.record(db, user["user_id"], chute_id, "fee", fee, now, charge=False)
     chute = present(box.store.chute(chute_id), f"chute {chute_id}")
     box.sim.redeploy(chute)
     return box.renderer().chute(chute, box.store.instances(chute_id), image=image)
