@@ -63,6 +63,7 @@ from chutes_tui.client.errors import (
     ValidationFailed,
     error_for,
 )
+from chutes_tui.client.invoke import INVOKE_READ, InvokeChunk, InvokeResult
 from chutes_tui.client.sse import KEEPALIVE, ServerEvent, iter_event_batches
 from chutes_tui.config import Connection
 
@@ -238,8 +239,11 @@ class ChutesClient:
         on_retry: Callable[[RetryNotice], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        invoke_url: str | None = None,
     ) -> None:
         self.connection = connection
+        self.invoke_url = invoke_url  # where chutes answer calls (client/invoke.py)
+        self._calls: httpx.AsyncClient | None = None  # opened by the first call
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -275,6 +279,8 @@ class ChutesClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        if self._calls is not None:
+            await self._calls.aclose()
 
     # plumbing
 
@@ -1083,6 +1089,161 @@ class ChutesClient:
 
     async def supported_gpus(self) -> dict[str, Any]:
         return await self._json("GET", "/nodes/supported")
+
+    # spend and usage
+
+    async def invocation_usage(self) -> list[models.InvocationUsage]:
+        """Every chute's amount and calls per day over the last 11 days (all users: the
+        platform publishes it)."""
+        data = await self._json("GET", "/invocations/usage")
+        return self._parse(list[models.InvocationUsage], data, "/invocations/usage")
+
+    async def my_usage(
+        self, start: datetime, chute_id: str | None = None, limit: int = 500
+    ) -> list[models.UsageBucket]:
+        """What you were billed per chute and hour since `start`, every page. The API takes
+        API keys only here, not hotkeys."""
+        if not self.connection.credentials.api_key:
+            raise ConfigError(
+                "your usage needs an API key (the API does not take hotkey signatures there):"
+                " set CHUTES_API_KEY or pass --api-key"
+            )
+        params = {"per_chute": "true", "start_date": start.isoformat(), "chute_id": chute_id}
+        items: list[models.UsageBucket] = []
+        page = 0
+        while True:
+            data = await self._json(
+                "GET", "/users/me/usage", params={**params, "page": page, "limit": limit}
+            )
+            result = self._parse(models.UsagePage, data, "/users/me/usage")
+            items.extend(result.items)
+            if not result.items or len(items) >= result.total:
+                return items
+            page += 1
+
+    async def utilization(self) -> list[models.ChuteUtilization]:
+        """Requests, rate-limited requests and how busy each chute is (no auth needed)."""
+        data = await self._json("GET", "/chutes/utilization")
+        return self._parse(list[models.ChuteUtilization], data, "/chutes/utilization")
+
+    async def ledger(self, days: int) -> list[models.LedgerEntry]:
+        """What the sandbox billed you by kind (fees, instance hours, calls, credits).
+
+        The platform has no such route (it keeps one sum per hour): `Unsupported` there.
+        """
+        try:
+            data = await self._json("GET", "/_sandbox/ledger", purpose="me", params={"days": days})
+        except NotFound:
+            raise Unsupported(
+                "this API does not say what was deployment fees (the platform sums fees,"
+                " calls and instance hours together); the sandbox does",
+                404,
+            ) from None
+        return self._parse(list[models.LedgerEntry], data, "/_sandbox/ledger")
+
+    # calls
+
+    async def invoke_events(
+        self,
+        slug: str,
+        path: str,
+        payload: Any = None,
+        *,
+        method: str = "POST",
+        stream: bool = False,
+    ) -> AsyncGenerator[InvokeChunk | InvokeResult, None]:
+        """Call a chute at `path`: the chunks of a streamed reply as they arrive, then the
+        finished call. Sent once, never retried (calls are billed); a refusal raises the
+        error for it (cold, no access, failed, ...)."""
+        from chutes_tui.client import invoke as calls
+
+        method = method.upper()
+        target = calls.invoke_target(slug, self.connection.base_url, self.invoke_url)
+        if stream and isinstance(payload, dict) and "stream" not in payload:
+            payload = {**payload, "stream": True}
+        body = _body({} if payload is None else payload) if method in calls.BODY_METHODS else None
+        headers = self._auth(method, None, body)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if target.host:
+            headers["Host"] = target.host
+        http = self._calls_client(target.send_to)
+        where = f"{method} {target.url}/{path.lstrip('/')}"
+        request = http.build_request(
+            method, target.request_url(path), content=body, headers=headers
+        )
+        result = calls.InvokeResult(url=f"{target.url}/{path.lstrip('/')}", method=method)
+        started = time.monotonic()
+        try:
+            response = await http.send(request, stream=True)
+        except httpx.ConnectError as error:
+            raise Unreachable(f"{where}: cannot reach the chute: {_why(error)}") from None
+        except httpx.TimeoutException:
+            raise TimedOut(f"{where}: no reply in time") from None
+        except httpx.TransportError as error:
+            raise Unreachable(f"{where}: the connection failed: {_why(error)}", sent=True) from None
+        try:
+            result.status = response.status_code
+            result.content_type = response.headers.get("content-type", "")
+            result.invocation_id = response.headers.get("X-Chutes-InvocationID")
+            if response.status_code >= 400:
+                await response.aread()
+                raise calls.call_error(
+                    response.status_code, _detail(response), where, _retry_after(response)
+                )
+            events = _is_event_stream(response)
+            result.streamed = events or (stream and "json" not in result.content_type)
+            if result.streamed:
+                async for chunk in calls.read_chunks(response.aiter_text(), events, started):
+                    if result.first_chunk is None:
+                        result.first_chunk = chunk.elapsed
+                    result.chunks.append(chunk.text)
+                    result.error = result.error or calls.stream_error(chunk.text)
+                    yield chunk
+            else:
+                await response.aread()
+                try:
+                    result.body = response.json()
+                except ValueError:
+                    result.body = response.text
+        except httpx.TransportError as error:
+            raise StreamBroken(f"{where}: the reply broke off: {_why(error)}") from None
+        finally:
+            await response.aclose()
+            if self._debug:
+                self._debug.exchange(request, response.status_code, started)
+        result.latency = time.monotonic() - started
+        yield result
+
+    async def invoke(
+        self,
+        slug: str,
+        path: str,
+        payload: Any = None,
+        *,
+        method: str = "POST",
+        stream: bool = False,
+    ) -> InvokeResult:
+        """Call a chute and wait for the whole reply (see `invoke_events`)."""
+        async with aclosing(
+            self.invoke_events(slug, path, payload, method=method, stream=stream)
+        ) as events:
+            async for item in events:
+                if not isinstance(item, InvokeChunk):
+                    return item
+        raise ServerError(f"{path}: the call ended without a result")
+
+    def _calls_client(self, send_to: str) -> httpx.AsyncClient:
+        """One connection pool for calls: chutes answer on other hosts than the API, and a
+        chute may work on a call for minutes."""
+        if self._calls is None:
+            self._calls = httpx.AsyncClient(
+                verify=not send_to.startswith("http://"),
+                timeout=httpx.Timeout(None, connect=self._timeout.connect, read=INVOKE_READ),
+                headers={"User-Agent": USER_AGENT},
+                follow_redirects=False,
+            )
+        return self._calls
 
     async def all_pages(
         self,

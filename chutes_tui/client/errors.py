@@ -25,6 +25,8 @@ class ExitCode(IntEnum):
     DECLINED = 10
     BUILD_FAILED = 11  # an image build ended in an error
     UNSUPPORTED = 12  # the server the user talks to has no such feature
+    CHUTE_COLD = 13  # a call found no hot instance of the chute to answer it
+    INVOKE_FAILED = 14  # the chute answered a call with an error, or its stream ended in one
 
 
 class ChutesError(Exception):
@@ -123,6 +125,23 @@ class ClientClosed(ChutesError):
     exit_code = ExitCode.UNAVAILABLE
 
 
+class NoAccess(AuthError):
+    """A call to a chute the caller may not use: not theirs, not shared with them, not public
+    (the platform answers `404 No matching chute found!`)."""
+
+
+class ChuteCold(ChutesError):
+    """A call found no hot instance (503): the chute needs a warmup first."""
+
+    exit_code = ExitCode.CHUTE_COLD
+
+
+class InvocationFailed(ChutesError):
+    """The chute answered a call with an error (5xx, 429 at capacity, an error in its stream)."""
+
+    exit_code = ExitCode.INVOKE_FAILED
+
+
 class TimedOut(ChutesError):
     exit_code = ExitCode.TIMED_OUT
 
@@ -164,6 +183,8 @@ def format_detail(detail: object) -> str:
     """A readable line from a `detail` that may be a string or a 422 error list."""
     if isinstance(detail, str):
         return detail
+    if isinstance(detail, dict) and isinstance(detail.get("message"), str):
+        return detail["message"]  # a 402 on a call: {"message": ..., "quota_reset_timestamp"?}
     if isinstance(detail, list):
         parts = []
         for item in detail:

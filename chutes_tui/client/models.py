@@ -406,3 +406,53 @@ class ChuteUpdate(BaseModel):
     max_instances: int | None = Field(None, ge=1, le=100)
     scaling_threshold: float | None = Field(None, ge=0, le=1)
     shutdown_after_seconds: int | None = Field(None, ge=60, le=604800)
+
+
+class InvocationUsage(ApiModel):
+    """A row of `GET /invocations/usage`: one chute's amount and calls on one day (all users)."""
+
+    chute_id: str
+    date: str
+    usd_amount: float
+    invocation_count: int
+
+
+class UsageBucket(ApiModel):
+    """A row of `GET /users/me/usage`: what the caller was billed in one hour (per chute when
+    asked for); credits from shared users' calls are negative."""
+
+    bucket: datetime
+    chute_id: str | None = None
+    amount: float
+    count: int
+
+
+class UsagePage(ApiModel):
+    total: int
+    page: int
+    limit: int
+    items: list[UsageBucket]
+
+
+class ChuteUtilization(ApiModel):
+    """A row of `GET /chutes/utilization`; private chutes are named `[private chute]`."""
+
+    chute_id: str
+    name: str | None = None
+    utilization_current: float = 0.0
+    utilization_1h: float = 0.0
+    total_requests_1h: int = 0
+    completed_requests_1h: int = 0
+    rate_limited_requests_1h: int = 0
+    total_instance_count: int = 0
+    active_instance_count: int = 0
+
+
+class LedgerEntry(ApiModel):
+    """A row of the sandbox's `GET /_sandbox/ledger` (no such route on the platform)."""
+
+    bucket: datetime
+    chute_id: str
+    kind: str
+    amount: float
+    count: int = 0

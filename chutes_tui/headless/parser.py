@@ -36,6 +36,8 @@ EXIT_CODES = {
     ExitCode.DECLINED: "declined at a prompt",
     ExitCode.BUILD_FAILED: "image build failed",
     ExitCode.UNSUPPORTED: "not supported by this server (an older one)",
+    ExitCode.CHUTE_COLD: "chute cold: no instance to answer the call (warm it up)",
+    ExitCode.INVOKE_FAILED: "the call failed: the chute answered an error",
 }
 # What any command can end with; each command adds its own (`_command(codes=...)`).
 ANY_COMMAND = (ExitCode.OK, ExitCode.UNEXPECTED, ExitCode.USAGE, ExitCode.UNAVAILABLE)
