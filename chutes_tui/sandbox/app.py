@@ -14,6 +14,7 @@ from chutes_tui.sandbox.context import Sandbox
 from chutes_tui.sandbox.events import Events
 from chutes_tui.sandbox.lifecycle import Simulator
 from chutes_tui.sandbox.routes import (
+    api_keys,
     build,
     chutes,
     control,
@@ -22,6 +23,7 @@ from chutes_tui.sandbox.routes import (
     invoke,
     live,
     logos,
+    secrets,
     usage,
     users,
 )
@@ -125,6 +127,8 @@ def create_app(settings: SandboxSettings, events: Events | None = None) -> FastA
         return JSONResponse({"detail": "Internal sandbox error"}, status_code=500)
 
     for module in (control, usage, users, build, images, live, invoke, chutes, deploy, logos):
+        app.include_router(module.router)
+    for module in (api_keys, secrets):
         app.include_router(module.router)
     if settings.older:
 

@@ -13,7 +13,7 @@ from typing import Literal, overload
 
 from fastapi import HTTPException, Request
 
-from chutes_tui.sandbox import keys
+from chutes_tui.sandbox import key_scopes, keys
 from chutes_tui.sandbox.storage import Store, UserRow
 
 HOTKEY = "X-Chutes-Hotkey"
@@ -69,8 +69,9 @@ def _header_user(request: Request, header: str) -> UserRow:
     if record is None or not keys.api_key_matches(token, record["key_hash"]):
         raise unauthorized(BAD_KEY)
     user = store.user(record["user_id"])
-    if user is None:
+    if user is None or not key_scopes.permitted(store, request, record, user):
         raise unauthorized(BAD_KEY)
+    key_scopes.note_use(store, record)
     return user
 
 

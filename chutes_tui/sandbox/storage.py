@@ -37,8 +37,27 @@ CREATE TABLE IF NOT EXISTS api_keys (
     name TEXT NOT NULL,
     admin INTEGER NOT NULL DEFAULT 1,
     key_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS api_keys_by_name ON api_keys(user_id, name);
+CREATE TABLE IF NOT EXISTS api_key_scopes (
+    scope_id TEXT PRIMARY KEY,
+    api_key_id TEXT NOT NULL REFERENCES api_keys(api_key_id) ON DELETE CASCADE,
+    object_type TEXT NOT NULL,
+    object_id TEXT,
+    action TEXT
+);
+CREATE INDEX IF NOT EXISTS scopes_by_key ON api_key_scopes(api_key_id);
+CREATE TABLE IF NOT EXISTS secrets (
+    secret_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+    purpose TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value_sha256 TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS secrets_by_user ON secrets(user_id, created_at);
 CREATE TABLE IF NOT EXISTS images (
     image_id TEXT PRIMARY KEY,
     user_id TEXT NOT NULL REFERENCES users(user_id),
@@ -131,6 +150,8 @@ CREATE TABLE IF NOT EXISTS ledger (
 CREATE INDEX IF NOT EXISTS ledger_by_bucket ON ledger(bucket);
 """
 
+# Columns added since a table was first created: an older database gains them on opening.
+ADDED_COLUMNS = (("api_keys", "last_used_at", "TEXT"),)
 JSON_COLUMNS = ("spec",)
 # What a column holds as sqlite3 hands it back.
 SqlValue = int | float | str | bytes | None
@@ -155,6 +176,7 @@ class ApiKeyRow(TypedDict):
     admin: int
     key_hash: str
     created_at: str
+    last_used_at: str | None
 
 
 class ImageRow(TypedDict):
@@ -313,6 +335,10 @@ class Store:
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA busy_timeout=5000")
         self.db.executescript(SCHEMA)
+        for table, column, kind in ADDED_COLUMNS:
+            present = {row["name"] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         if str(path) != ":memory:":
             for companion in ("-wal", "-shm"):  # SQLite gives new ones the database's mode
                 _chmod_if_present(Path(f"{path}{companion}"), PRIVATE_FILE)
