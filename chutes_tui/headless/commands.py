@@ -604,6 +604,10 @@ def pick(args: argparse.Namespace) -> Command:
         from chutes_tui.headless import builds
 
         return builds.build if args.command == "build" else builds.image_logs
+    if args.command in ("usage", "invoke"):
+        from chutes_tui.headless import cockpit
+
+        return cockpit.usage if args.command == "usage" else cockpit.invoke
     if args.command in ("images", "chutes"):
         return {"list": _listing, "get": _getter, "delete": _deleter}[args.action](args.command)
     return {

@@ -477,3 +477,55 @@ def add_commands(commands: argparse._SubParsersAction[AnyParser]) -> None:
     )
     code.add_argument("chute", metavar="CHUTE")
     _common(code)
+    _cockpit_commands(commands)
+
+
+def _cockpit_commands(commands: argparse._SubParsersAction[AnyParser]) -> None:
+    """What the account spends, and calling a chute."""
+    usage = _command(
+        commands,
+        "usage",
+        help="your spend per chute per day, burn now, balance, runway, fees",
+        description="What you were billed per chute and day (instance hours, deployment fees,"
+        " your calls; what shared users paid for theirs comes off), the hourly burn of your"
+        " running instances now, your balance, how long it lasts at this burn, and the"
+        " deployment fees of the period (where the API tells them apart).",
+        examples=["usage", "usage --days 3 --chute hello-world", "usage --csv > spend.csv"],
+        codes=(ExitCode.NOT_FOUND,),
+    )
+    usage.add_argument(
+        "--days", type=int, default=11, metavar="N", help="the last N days, today included (11)"
+    )
+    usage.add_argument("--chute", metavar="NAME", help="only this chute (name or id)")
+    usage.add_argument("--csv", action="store_true", help="CSV rows on stdout")
+    _common(usage)
+
+    invoke = _command(
+        commands,
+        "invoke",
+        help="call a chute's cord: CHUTE PATH [--data JSON|@file|-] [--stream]",
+        description="Call a chute at https://<slug>.<domain>/PATH, as the platform routes"
+        " calls ($CHUTES_TUI_INVOKE_URL, e.g. https://{slug}.chutes.ai, overrides where);"
+        " sent once, never retried (calls are billed to you). A streamed reply is printed chunk"
+        " by chunk as it arrives (JSON Lines with --json). Cold: 13; no access: 3; the chute"
+        " failed: 14.",
+        examples=[
+            'invoke hello-world /echo --data \'{"text": "hi"}\'',
+            "invoke echo-stream /echo --data @body.json --stream --json",
+            "invoke demo-hello-world /echo --data - < body.json",
+        ],
+        codes=(
+            ExitCode.NOT_FOUND,
+            ExitCode.PAYMENT,
+            ExitCode.CHUTE_COLD,
+            ExitCode.INVOKE_FAILED,
+        ),
+    )
+    invoke.add_argument("chute", metavar="CHUTE", help="name, id or slug")
+    invoke.add_argument("path", metavar="PATH", help="the cord's public path, e.g. /echo")
+    invoke.add_argument("--data", "-d", metavar="JSON|@FILE|-", help="the request body")
+    invoke.add_argument(
+        "--stream", action="store_true", help='ask for a streamed reply (adds "stream": true)'
+    )
+    invoke.add_argument("--method", "-X", default="POST", help="HTTP method (default POST)")
+    _common(invoke)
