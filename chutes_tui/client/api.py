@@ -20,7 +20,7 @@ import mimetypes
 import random
 import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing, asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,7 +68,7 @@ from chutes_tui.client.sse import KEEPALIVE, ServerEvent, iter_event_batches
 from chutes_tui.config import Connection
 
 if TYPE_CHECKING:
-    from chutes_tui.client import models
+    from chutes_tui.client import keys, models
 else:
 
     class _LazyModels:
@@ -681,6 +681,146 @@ class ChutesClient:
     async def unshare(self, chute: str, user: str) -> models.StatusReply:
         payload = {"chute_id_or_name": chute, "user_id_or_name": user}
         return await self._model(models.StatusReply, "POST", "/chutes/unshare", payload=payload)
+
+    # API keys and secrets
+
+    @overload
+    async def list_api_keys(
+        self, page: int = ..., limit: int = ..., raw: Literal[False] = ...
+    ) -> models.Page[keys.ApiKey]: ...
+    @overload
+    async def list_api_keys(
+        self, page: int = ..., limit: int = ..., *, raw: Literal[True]
+    ) -> dict[str, Any]: ...
+    async def list_api_keys(
+        self, page: int = 0, limit: int = 25, raw: bool = False
+    ) -> models.Page[keys.ApiKey] | dict[str, Any]:
+        """A page of your API keys: names, scopes, times; never a key's secret."""
+        params = {"page": page, "limit": limit}
+        data = await self._json("GET", "/api_keys/", purpose="api_keys", params=params)
+        if raw:
+            return data
+        from chutes_tui.client.keys import ApiKey
+
+        return self._parse(models.Page[ApiKey], data, "/api_keys/")
+
+    async def create_api_key(
+        self, name: str, admin: bool, scopes: Sequence[dict[str, Any]] = ()
+    ) -> keys.ApiKeyCreated:
+        """`POST /api_keys/`, sent once: the reply holds the key's secret, shown this once.
+
+        A lost reply is settled by reading the keys back; the secret cannot be.
+        """
+        from chutes_tui.client.keys import ApiKeyCreated
+
+        body: dict[str, Any] = {"name": name, "admin": admin}
+        if not admin:
+            body["scopes"] = list(scopes)
+        try:
+            data = await self._json("POST", "/api_keys/", payload=body)
+        except (TimedOut, Unreachable) as lost:
+            if isinstance(lost, Unreachable) and not lost.sent:
+                raise  # never connected: nothing was sent
+            raise await self._lost_key(name, lost) from None
+        try:
+            return ApiKeyCreated.model_validate(data)
+        except Exception:  # pydantic's message would quote the reply, secret and all
+            raise ServerError(
+                "/api_keys/: the reply to creating a key has an unexpected shape"
+            ) from None
+
+    async def _lost_key(self, name: str, lost: ChutesError) -> ChutesError:
+        """Why a key whose creation got no reply cannot be used, or can be created again."""
+        try:
+            items = await self.all_pages(self.list_api_keys, raw=True)
+        except ChutesError as error:
+            return ServerError(
+                f"creating the API key {name} got no reply ({lost.message}) and reading the keys"
+                f" back failed ({error.message}): check with `chutes-tui --no-ui keys list`"
+            )
+        if any(isinstance(item, dict) and item.get("name") == name for item in items):
+            return ServerError(
+                f"the API key {name} was created, but the reply holding its secret was lost and"
+                f" the API never shows it again: delete it (`chutes-tui --no-ui keys delete"
+                f" {name}`) and create another"
+            )
+        return Unreachable(
+            f"creating the API key {name} got no reply and it does not exist: it was not"
+            " created, so it is safe to try again"
+        )
+
+    async def delete_api_key(self, api_key_id: str) -> keys.ApiKeyDeleted:
+        from chutes_tui.client.keys import ApiKeyDeleted
+
+        path = f"/api_keys/{api_key_id}"
+        return await self._model(ApiKeyDeleted, "DELETE", path, purpose="api_keys")
+
+    @overload
+    async def list_secrets(
+        self, page: int = ..., limit: int = ..., raw: Literal[False] = ...
+    ) -> models.Page[keys.Secret]: ...
+    @overload
+    async def list_secrets(
+        self, page: int = ..., limit: int = ..., *, raw: Literal[True]
+    ) -> dict[str, Any]: ...
+    async def list_secrets(
+        self, page: int = 0, limit: int = 25, raw: bool = False
+    ) -> models.Page[keys.Secret] | dict[str, Any]:
+        """A page of your secrets: chute (`purpose`, its id), key, time; never a value."""
+        params = {"page": page, "limit": limit}
+        data = await self._json("GET", "/secrets/", purpose="secrets", params=params)
+        if raw:
+            return data
+        from chutes_tui.client.keys import Secret
+
+        return self._parse(models.Page[Secret], data, "/secrets/")
+
+    async def create_secret(self, chute_id: str, key: str, value: str) -> keys.Secret:
+        """`POST /secrets/`, sent once: the value is in this one request and kept nowhere.
+
+        No error raised here quotes the value, whatever the server answers; a lost reply is
+        settled by reading the secrets back.
+        """
+        from chutes_tui.client.keys import Secret
+
+        try:
+            data = await self._json(
+                "POST", "/secrets/", payload={"purpose": chute_id, "key": key, "value": value}
+            )
+        except (TimedOut, Unreachable) as lost:
+            if isinstance(lost, Unreachable) and not lost.sent:
+                raise _without(lost, value) from None
+            data = await self._lost_secret(chute_id, key, _without(lost, value))
+        except ChutesError as refusal:
+            raise _without(refusal, value) from None
+        try:
+            return Secret.model_validate(data)
+        except Exception:  # pydantic's message would quote the reply
+            raise ServerError(
+                "/secrets/: the reply to creating a secret has an unexpected shape"
+            ) from None
+
+    async def _lost_secret(self, chute_id: str, key: str, lost: ChutesError) -> dict[str, Any]:
+        try:
+            items = await self.all_pages(self.list_secrets, raw=True)
+        except ChutesError as error:
+            raise ServerError(
+                f"creating the secret {key} got no reply ({lost.message}) and reading the secrets"
+                f" back failed ({error.message}): check with `chutes-tui --no-ui secrets list`"
+            ) from None
+        for item in items:
+            if isinstance(item, dict) and (item.get("purpose"), item.get("key")) == (chute_id, key):
+                return item
+        raise Unreachable(
+            f"creating the secret {key} got no reply and it does not exist: it was not created,"
+            " so it is safe to try again"
+        )
+
+    async def delete_secret(self, secret_id: str) -> keys.SecretDeleted:
+        from chutes_tui.client.keys import SecretDeleted
+
+        path = f"/secrets/{secret_id}"
+        return await self._model(SecretDeleted, "DELETE", path, purpose="secrets")
 
     # live
 
@@ -1314,6 +1454,14 @@ def _refusal(request: httpx.Request, response: httpx.Response) -> ChutesError:
             401,
         )
     return error_for(response.status_code, detail, _retry_after(response))
+
+
+def _without(error: ChutesError, value: str) -> ChutesError:
+    """The error, with every copy of a secret value in its message blanked out."""
+    if value and value in error.message:
+        error.message = error.message.replace(value, "<secret value>")
+        error.args = (error.message,)
+    return error
 
 
 def _is_event_stream(response: httpx.Response) -> bool:
