@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from chutes_tui.client import limits
 from chutes_tui.client.api import ChutesClient
+from chutes_tui.tui.call_history import CallHistory
 from chutes_tui.tui.options import DashboardOptions
 from chutes_tui.tui.remembered import KnownUsers, RememberedChutes
 from chutes_tui.tui.rows import ChuteRow, ImageRow, ShareRow
@@ -68,6 +69,7 @@ class DashboardState:
         self.include_public_images = False
         self.remembered = RememberedChutes.load()
         self.known_users = KnownUsers.load()
+        self.calls = CallHistory()  # the call screen's last calls per chute, this session
 
     def feed(self, kind: Kind) -> Feed[Any]:
         feed: Feed[Any] = getattr(self, kind)

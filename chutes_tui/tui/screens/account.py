@@ -15,7 +15,10 @@ from chutes_tui.tui.widgets.account_bar import AccountBar
 class AccountScreen(DashboardAccess, Screen[None]):
     """Spend first; every tab loads its own data in workers bound to it."""
 
-    BINDINGS = [Binding("escape", "app.show('chutes')", "Back", id="account.back")]
+    BINDINGS = [
+        Binding("escape", "app.show('chutes')", "Back", id="account.back"),
+        Binding("r", "reload", "Refresh", id="account.refresh"),
+    ]
 
     def compose(self) -> ComposeResult:
         yield AccountBar()
@@ -23,3 +26,9 @@ class AccountScreen(DashboardAccess, Screen[None]):
             with TabPane("Spend", id="spend"):
                 yield SpendPane(id="spend-pane")
         yield Footer(compact=True)
+
+    def action_reload(self) -> None:
+        """Read the open tab's data again."""
+        active = self.query_one("#account-tabs", TabbedContent).active_pane
+        for pane in active.query(SpendPane) if active is not None else ():
+            pane.reload()

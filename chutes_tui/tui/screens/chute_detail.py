@@ -82,6 +82,7 @@ class ChuteDetailScreen(DashboardAccess, Screen[None]):
         Binding("r", "reload", "Reload", id="detail.reload"),
         Binding("l", "live", "Live", id="detail.live"),
         Binding("a", "share", "Share…", id="detail.share"),
+        Binding("i", "call", "Call…", id="detail.call"),
     ]
 
     def __init__(self, ref: str) -> None:
@@ -246,6 +247,17 @@ class ChuteDetailScreen(DashboardAccess, Screen[None]):
             self.notify("Only the owner of a chute can share it.", severity="warning")
         else:
             start_share(self, chute.chute_id)
+
+    def action_call(self) -> None:
+        """Call one of the chute's cords (a screen of its own; its requests end with it)."""
+        from chutes_tui.tui.screens.call import CallScreen
+
+        if self.chute is None:
+            self.notify("The chute is still loading.", severity="warning")
+        elif not self.chute.cords:
+            self.notify(f"{self.chute.name} has no cords to call.", severity="warning")
+        else:
+            self.app.push_screen(CallScreen(self.chute))
 
     def action_live(self) -> None:
         self.dashboard.open_live(self.chute.chute_id if self.chute else self.ref)
