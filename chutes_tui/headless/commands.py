@@ -608,6 +608,10 @@ def pick(args: argparse.Namespace) -> Command:
         from chutes_tui.headless import cockpit
 
         return cockpit.usage if args.command == "usage" else cockpit.invoke
+    if args.command in ("keys", "secrets"):
+        from chutes_tui.headless.keys import COMMANDS
+
+        return COMMANDS[args.command, args.action]
     if args.command in ("images", "chutes"):
         return {"list": _listing, "get": _getter, "delete": _deleter}[args.action](args.command)
     return {

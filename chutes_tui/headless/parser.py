@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Iterable, Sequence
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from chutes_tui import __version__
 from chutes_tui.client.errors import ExitCode, redact
@@ -529,3 +530,183 @@ def _cockpit_commands(commands: argparse._SubParsersAction[AnyParser]) -> None:
     )
     invoke.add_argument("--method", "-X", default="POST", help="HTTP method (default POST)")
     _common(invoke)
+    _key_commands(commands)
+
+
+class NoEchoParser(Parser):
+    """A command that may be handed a secret by mistake: a usage error never repeats what was
+    typed (only option names), and there are no abbreviations to guess at."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+        self._typed: list[str] = []
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        self._typed = [arg for arg in args or () if not arg.startswith("-")]
+        self._typed += [arg.partition("=")[2] for arg in args or () if "=" in arg]
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unexpected arguments ({len(extras)}, not shown)")
+        return parsed, []
+
+    def error(self, message: str) -> NoReturn:
+        for typed in sorted(filter(None, self._typed), key=len, reverse=True):
+            message = re.sub(rf"(?<!\w){re.escape(typed)}(?!\w)", "…", message)
+        super().error(message)
+
+
+class NoValueHere(argparse.Action):
+    """`--value` is refused whatever follows it, and what follows is never shown."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        parser.error(
+            "a secret's value is never taken from the command line (it would stay in your"
+            " shell history and show in the process list): pipe it on stdin, or use"
+            " --value-file FILE"
+        )
+
+
+def _key_commands(commands: argparse._SubParsersAction[AnyParser]) -> None:
+    """`keys` and `secrets`: a key's secret is printed once, a secret's value read from stdin."""
+    keys = _command(
+        commands,
+        "keys",
+        help="list, create or delete API keys",
+        description="List, create or delete your API keys; a new key's secret is shown once.",
+        examples=[
+            "keys list",
+            "keys create --name ci --admin --json | jq -r .secret_key",
+            "keys delete ci --yes",
+        ],
+        codes=(ExitCode.NOT_FOUND, ExitCode.CONFLICT, ExitCode.DECLINED),
+    )
+    key_actions = keys.add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=Parser
+    )
+    key_list = _command(
+        key_actions,
+        "list",
+        help="list your API keys",
+        description="List your API keys: name, access (admin or scopes), created, last used.",
+        examples=["keys list", "keys list --json | jq -r '.[].name'"],
+    )
+    _pages(key_list)
+    _common(key_list)
+    create = _command(
+        key_actions,
+        "create",
+        help="create an API key and print its secret, once",
+        description="Create an admin or a scoped API key and print its secret once (stdout).",
+        examples=[
+            "keys create --name ci --admin --json | jq -r .secret_key",
+            "keys create --name reader --scope chutes:read:hello-world",
+            "keys create --name builder --scope images:any --scope chutes:write",
+        ],
+        codes=(ExitCode.NOT_FOUND, ExitCode.CONFLICT),
+    )
+    create.add_argument("--name", required=True, help="up to 24 letters, digits, _ - . or spaces")
+    access = create.add_mutually_exclusive_group(required=True)
+    access.add_argument("--admin", action="store_true", help="the key may do anything you may")
+    access.add_argument(
+        "--scope",
+        action="append",
+        metavar="OBJECT:ACTION[:ID]",
+        help="allow ACTION (read, write, delete, invoke or any) on OBJECT (chutes, images,"
+        " invocations), or on one of them when ID (an id or a name) is given; repeatable",
+    )
+    _common(create)
+    delete = _command(
+        key_actions,
+        "delete",
+        help="delete one of your API keys",
+        description="Delete an API key by id or name; asks on a terminal, needs --yes otherwise.",
+        examples=["keys delete ci", "keys delete ci --yes --json"],
+        codes=(ExitCode.NOT_FOUND, ExitCode.DECLINED),
+    )
+    delete.add_argument("ref", metavar="ID_OR_NAME")
+    delete.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    _common(delete)
+
+    secrets = _command(
+        commands,
+        "secrets",
+        help="list, create or delete a chute's secrets",
+        description="List, create or delete secrets: environment variables of a chute's"
+        " instances, such as HF_TOKEN; values are never shown.",
+        examples=[
+            "secrets list --chute hello-world",
+            "secrets create --chute hello-world --key HF_TOKEN < token.txt",
+            "secrets delete --chute hello-world --key HF_TOKEN --yes",
+        ],
+        codes=(ExitCode.NOT_FOUND, ExitCode.CONFLICT, ExitCode.DECLINED),
+    )
+    secret_actions = secrets.add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=NoEchoParser
+    )
+    secret_list = _command(
+        secret_actions,
+        "list",
+        help="list your secrets, by chute",
+        description="List your secrets by chute and key; their values are never shown.",
+        examples=["secrets list", "secrets list --chute hello-world --json"],
+        codes=(ExitCode.NOT_FOUND,),
+    )
+    secret_list.add_argument("--chute", help="only the secrets of this chute (id or name)")
+    _pages(secret_list)
+    _common(secret_list)
+    secret_create = _command(
+        secret_actions,
+        "create",
+        help="give a chute a secret, its value read from stdin",
+        description="Create a secret for one of your chutes; the value comes from stdin (a"
+        " hidden prompt on a terminal) or --value-file, never from the command line.",
+        examples=[
+            "secrets create --chute hello-world --key HF_TOKEN < token.txt",
+            'secrets create --chute hello-world --key HF_TOKEN <<< "$HF_TOKEN"',
+            "secrets create --chute hello-world --key HF_TOKEN --value-file token.txt",
+        ],
+        codes=(ExitCode.NOT_FOUND, ExitCode.CONFLICT),
+    )
+    secret_create.add_argument("--chute", required=True, help="your chute (id or name)")
+    secret_create.add_argument(
+        "--key", required=True, help="the environment variable's name, e.g. HF_TOKEN"
+    )
+    secret_create.add_argument(
+        "--value-file",
+        metavar="FILE",
+        help="read the value from FILE (- for stdin); one trailing newline is dropped",
+    )
+    secret_create.add_argument("--value", nargs="?", action=NoValueHere, help=argparse.SUPPRESS)
+    _common(secret_create)
+    secret_delete = _command(
+        secret_actions,
+        "delete",
+        help="delete a secret",
+        description="Delete a secret by id, or by --chute and --key; asks on a terminal, needs"
+        " --yes otherwise.",
+        examples=[
+            "secrets delete --chute hello-world --key HF_TOKEN",
+            "secrets delete 6f1c0c2e-3a51-5c5e-9d1b-0f1e2d3c4b5a --yes",
+        ],
+        codes=(ExitCode.NOT_FOUND, ExitCode.DECLINED),
+    )
+    secret_delete.add_argument("secret", nargs="?", metavar="SECRET_ID")
+    secret_delete.add_argument("--chute", help="the secret's chute (id or name), with --key")
+    secret_delete.add_argument("--key", help="the secret's key, with --chute")
+    secret_delete.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    _common(secret_delete)
+
+
+def _pages(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--all", action="store_true", help="fetch every page")
+    parser.add_argument("--limit", type=int, default=25, help="items per page (default 25)")
+    parser.add_argument("--page", type=int, default=0, help="zero-based page (default 0)")
