@@ -636,14 +636,16 @@ class Simulator:
     def _cost(self, instance: InstanceRow, until: float | None = None) -> float:
         if instance["billed_from"] is None:
             return 0.0
-        elapsed = max(0.0, (until or self.clock.now()) - instance["billed_from"])
+        end = min(until or self.clock.now(), instance["idle_deadline"])
+        elapsed = max(0.0, end - instance["billed_from"])
         return instance["hourly_rate"] * elapsed * self.settings.speed / 3600
 
     def _settle(self, instance: InstanceRow, until: float | None = None) -> None:
         """Charge the owner of a private chute for an instance's time since it was last
-        billed (hour by hour, in the ledger), and bill it from `until` on."""
+        billed (hour by hour, in the ledger), and bill it from `until` on. Billing stops at
+        the idle deadline, as the platform's stops at `stop_billing_at`."""
         start = instance["billed_from"]
-        until = self.clock.now() if until is None else until
+        until = min(self.clock.now() if until is None else until, instance["idle_deadline"])
         if start is None or until <= start:
             return
         with self.store.tx() as db:
