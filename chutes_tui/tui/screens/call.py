@@ -69,6 +69,7 @@ class CallScreen(DashboardAccess, Screen[None]):
         self.cord: Cord | None = self.cords[0] if self.cords else None
         self.fields: list[FormField] | None = None
         self.use_form = False
+        self._form = 0  # which form the field ids belong to: a new cord builds a new one
         self.sending = False
         self.result: InvokeResult | None = None
 
@@ -114,6 +115,8 @@ class CallScreen(DashboardAccess, Screen[None]):
     # the body
 
     def _use_cord(self, cord: Cord | None, body: str | None = None) -> None:
+        """Show `cord`'s body: its form, or with `body` (a call sent again) that JSON."""
+        changed = cord is not self.cord or not self._form
         self.cord = cord
         self.fields = simple_fields(cord.input_schema) if cord else None
         self.use_form = self.fields is not None and body is None
@@ -122,12 +125,20 @@ class CallScreen(DashboardAccess, Screen[None]):
             editor.text = body or skeleton(
                 cord.public_api_path or "", cord.input_schema, cord.minimal_input_schema
             )
-        self._build_form()
+        if changed:
+            self._build_form()
         self._show_editor()
+
+    def field(self, index: int) -> Input | Checkbox:
+        """The form's widget for the cord's field number `index`."""
+        widget = self.query_one(f"#field-{self._form}-{index}")
+        assert isinstance(widget, Input | Checkbox)
+        return widget
 
     def _build_form(self) -> None:
         form = self.query_one("#call-form", VerticalScroll)
         form.remove_children()
+        self._form += 1
         widgets: list[Any] = []
         for index, field in enumerate(self.fields or []):
             mark = " *" if field.required else ""
@@ -137,10 +148,11 @@ class CallScreen(DashboardAccess, Screen[None]):
                 label.append(f"  {field.description}", style="dim italic")
             widgets.append(Static(label, classes="field-label"))
             if field.kind == "boolean":
-                widgets.append(Checkbox(field.name, bool(field.default), id=f"field-{index}"))
+                checked = bool(field.default)
+                widgets.append(Checkbox(field.name, checked, id=f"field-{self._form}-{index}"))
             else:
                 value = "" if field.default is None else str(field.default)
-                field_id = f"field-{index}"
+                field_id = f"field-{self._form}-{index}"
                 if field.kind == "integer":
                     widgets.append(Input(value, placeholder="integer", type="integer", id=field_id))
                 elif field.kind == "number":
@@ -157,8 +169,7 @@ class CallScreen(DashboardAccess, Screen[None]):
     def _form_values(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for index, field in enumerate(self.fields or []):
-            widget = self.query_one(f"#field-{index}")
-            values[field.name] = widget.value if isinstance(widget, Input | Checkbox) else None
+            values[field.name] = self.field(index).value
         return values
 
     def body(self) -> tuple[Any, str | None]:
