@@ -24,6 +24,8 @@ def _scopes() -> Iterator[tuple[str, list[Binding]]]:
     """Each place bindings live together: the app, and every screen with the app's keys."""
     from chutes_tui.tui.app import ChutesApp
     from chutes_tui.tui.screens.account import AccountScreen
+    from chutes_tui.tui.screens.account_keys import KeysPane
+    from chutes_tui.tui.screens.account_secrets import SecretsPane
     from chutes_tui.tui.screens.build import BuildScreen
     from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
     from chutes_tui.tui.screens.deploy import DeployScreen
@@ -51,6 +53,9 @@ def _scopes() -> Iterator[tuple[str, list[Binding]]]:
     )
     for screen, name in others:
         yield name, [*_bindings(screen), *app]
+    account = _bindings(AccountScreen)
+    for pane, name in ((KeysPane, "the keys tab"), (SecretsPane, "the secrets tab")):
+        yield name, [*_bindings(pane), *account, *app]
 
 
 def _keys(text: str) -> set[str]:

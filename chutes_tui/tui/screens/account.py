@@ -8,6 +8,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from chutes_tui.tui.access import DashboardAccess
+from chutes_tui.tui.screens.account_keys import KeysPane
+from chutes_tui.tui.screens.account_secrets import SecretsPane
 from chutes_tui.tui.screens.account_spend import SpendPane
 from chutes_tui.tui.widgets.account_bar import AccountBar
 
@@ -22,9 +24,13 @@ class AccountScreen(DashboardAccess, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield AccountBar()
-        with TabbedContent(id="account-tabs"):  # noqa: SIM117 - one `with` per tab
+        with TabbedContent(id="account-tabs"):
             with TabPane("Spend", id="spend"):
                 yield SpendPane(id="spend-pane")
+            with TabPane("Keys", id="keys"):
+                yield KeysPane(id="keys-pane")
+            with TabPane("Secrets", id="secrets"):
+                yield SecretsPane(id="secrets-pane")
         yield Footer(compact=True)
 
     def action_reload(self) -> None:
