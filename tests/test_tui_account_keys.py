@@ -20,7 +20,8 @@ from textual.widgets import Input, Select, Static, TabbedContent
 from chutes_tui.tui.app import ChutesApp
 from chutes_tui.tui.keymap import conflicts
 from chutes_tui.tui.screens.account import AccountScreen
-from chutes_tui.tui.screens.account_keys import KeysPane, NewKeyScreen, RevealKeyScreen
+from chutes_tui.tui.screens.account_key_dialogs import NewKeyScreen, RevealKeyScreen
+from chutes_tui.tui.screens.account_keys import KeysPane
 from chutes_tui.tui.screens.account_secrets import NewSecretScreen, SecretRow, SecretsPane
 from chutes_tui.tui.screens.modals import ConfirmScreen, InfoScreen
 from tests.conftest import Sandbox, running_sandbox
