@@ -6,7 +6,8 @@ timestamps pinned and the session label pinned, so a rerun produces the same fil
     python scripts/screenshots.py [--out screenshots] [--no-png]
 
 Views: the chutes list, the images list, a chute's detail (overview tab), the help screen,
-the confirm-delete dialog, the shares list and the share dialog. PNGs need `rsvg-convert`
+the confirm-delete dialog, the shares list and the share dialog, the account screen's keys
+and secrets tabs and the new-key dialog. PNGs need `rsvg-convert`
 (Debian/Ubuntu: librsvg2-bin); without it the script says so and writes only the SVGs.
 """
 
@@ -70,6 +71,7 @@ def _session(tmp: Path):
         with store.tx() as db:
             db.execute("UPDATE users SET created_at = ?", (SEED_TIME,))
             db.execute("UPDATE api_keys SET created_at = ?", (SEED_TIME,))
+            _keys_and_secrets(db, credentials(store, "demo").user_id)
         key = credentials(store, "demo").api_key
     finally:
         store.close()
@@ -77,6 +79,56 @@ def _session(tmp: Path):
         base_url=running.url, credentials=Credentials(api_key=key), username="demo"
     )
     return Session(connection, sandbox=running, label=LABEL)
+
+
+def _keys_and_secrets(db, user_id: str) -> None:
+    """Two scoped keys and three secrets for the account screen's tabs, stamped SEED_TIME."""
+    from chutes_tui.sandbox.keys import hash_api_key
+
+    def chute(name: str) -> str:
+        return db.execute("SELECT chute_id FROM chutes WHERE name = ?", (name,)).fetchone()[
+            "chute_id"
+        ]
+
+    keys = (
+        (
+            "0b6f2c1e-4d3a-4c5b-8e7f-9a0b1c2d3e4f",
+            "ci-deploy",
+            [("images", None, "read"), ("chutes", None, "write")],
+        ),
+        (
+            "1c7a3d2f-5e4b-4d6c-9f8a-0b1c2d3e4f5a",
+            "hello-reader",
+            [("chutes", chute("hello-world"), "read")],
+        ),
+    )
+    for number, (key_id, name, scopes) in enumerate(keys):
+        db.execute(
+            "INSERT INTO api_keys (api_key_id, user_id, name, admin, key_hash, created_at)"
+            " VALUES (?, ?, ?, 0, ?, ?)",
+            (key_id, user_id, name, hash_api_key(f"never-used-{name}"), SEED_TIME),
+        )
+        for index, (kind, object_id, action) in enumerate(scopes):
+            db.execute(
+                "INSERT INTO api_key_scopes (scope_id, api_key_id, object_type, object_id, action)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (f"{number}{index}" + key_id[2:], key_id, kind, object_id, action),
+            )
+    for index, (name, key) in enumerate(
+        (("hello-world", "HF_TOKEN"), ("hello-world", "WANDB_API_KEY"), ("llama-mini", "HF_TOKEN"))
+    ):
+        db.execute(
+            "INSERT INTO secrets (secret_id, user_id, purpose, key, value_sha256, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                f"5ec{index}e7a1-2b3c-4d5e-8f9a-0b1c2d3e4f5a",
+                user_id,
+                chute(name),
+                key,
+                "-",
+                SEED_TIME,
+            ),
+        )
 
 
 async def _until(pilot, condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
@@ -244,6 +296,19 @@ async def shoot_size(tmp: Path, out: Path, width: int, height: int) -> list[Path
         await _until(pilot, lambda: live.live.hot, "the warmup to finish")
         await _until(pilot, lambda: len(live.logs.panes["all"]) > 40, "log lines")
         save("live")
+
+        await pilot.press("4", "right")
+        await _until(pilot, lambda: app.screen.query("KeysPane").first().loaded, "the keys tab")
+        save("account-keys")
+        await pilot.press("n")
+        await _until(pilot, lambda: app.screen.query("#scope-target"), "the new-key dialog")
+        await pilot.press(*"deploy-bot")
+        save("new-key")
+        await pilot.press("escape", "right")
+        await _until(
+            pilot, lambda: app.screen.query("SecretsPane").first().loaded, "the secrets tab"
+        )
+        save("account-secrets")
     return written
 
 

@@ -68,10 +68,15 @@ def _access(row: KeyRow) -> Text:
 
 
 KEY_COLUMNS: tuple[Column[KeyRow], ...] = (
-    Column("name", "NAME", 26, _name, lambda row: row.name.lower()),
+    Column("name", "NAME", 18, _name, lambda row: row.name.lower(), grow=True),
     Column("access", "ACCESS", 24, _access, lambda row: (not row.admin, row.access), grow=True),
     Column(
-        "created", "CREATED", 16, lambda row: short_time(row.created_at), lambda r: r.created_at
+        "created",
+        "CREATED",
+        16,
+        lambda row: short_time(row.created_at),
+        lambda row: row.created_at,
+        optional=True,
     ),
     Column(
         "used",
@@ -177,8 +182,8 @@ class KeysPane(DashboardAccess, Vertical):
             note.update("No API keys yet. Press n to create one.")
         else:
             note.update(
-                f"{plural(self.table.row_count, 'API key')}. n new key, x delete, c copy id;"
-                " a key's secret is shown only when it is created."
+                f"{plural(self.table.row_count, 'API key')}. n new, x delete, c copy id;"
+                " a secret is shown only at creation."
             )
 
     def selected(self) -> KeyRow | None:

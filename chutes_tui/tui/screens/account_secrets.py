@@ -163,13 +163,14 @@ class SecretsPane(DashboardAccess, Vertical):
 
     DEFAULT_CSS = """
     SecretsPane { height: 1fr; }
-    SecretsPane #secrets-tree { height: 1fr; padding: 0 1; }
+    SecretsPane #secrets-tree { height: 1fr; padding: 0 1; overflow-x: hidden; }
     SecretsPane #secrets-note { height: auto; color: $text-muted; padding: 0 1; }
     """
 
     BINDINGS = [
         Binding("n", "create", "New secret…", id="secrets.create"),
         Binding("x,delete", "delete", "Delete", id="secrets.delete"),
+        Binding("c", "copy_id", "Copy id", id="secrets.copy"),
         Binding("r", "reload", "Refresh", id="secrets.refresh"),
         Binding("j", "move('down')", "Down", show=False, id="secrets.down"),
         Binding("k", "move('up')", "Up", show=False, id="secrets.up"),
@@ -263,8 +264,7 @@ class SecretsPane(DashboardAccess, Vertical):
             node = tree.root.add(label, data=chute_id, expand=True)
             for row in rows:
                 leaf = Text(row.key.ljust(24), style="cyan")
-                leaf.append(f"  created {short_time(row.created_at)}", style="dim")
-                leaf.append(f"  {row.secret_id}", style="dim")
+                leaf.append(f"  {short_time(row.created_at)}  {row.secret_id[:8]}", style="dim")
                 added = node.add_leaf(leaf, data=row)
                 if cursor is None or row.secret_id == keep_id:
                     cursor = added  # where it was, else the first secret
@@ -284,14 +284,22 @@ class SecretsPane(DashboardAccess, Vertical):
         else:
             chutes = len({row.chute_id for row in self.rows})
             note.update(
-                f"{plural(len(self.rows), 'secret')} on {plural(chutes, 'chute')}. n new secret,"
-                " x delete; values are never shown."
+                f"{plural(len(self.rows), 'secret')} on {plural(chutes, 'chute')}. n new, x delete,"
+                " c copy id; values are never shown."
             )
 
     def selected(self) -> SecretRow | str | None:
         """The secret under the cursor, or the id of the chute whose node it is on."""
         node: TreeNode[SecretRow | str] | None = self.secrets_tree.cursor_node
         return node.data if node is not None else None
+
+    def action_copy_id(self) -> None:
+        row = self.selected()
+        if not isinstance(row, SecretRow):
+            self.notify("Move to a secret (under its chute) to copy its id.", severity="warning")
+            return
+        self.app.copy_to_clipboard(row.secret_id)
+        self.notify(f"Copied the id of secret {row.key}: {row.secret_id}", timeout=3)
 
     def action_create(self) -> None:
         chutes = self._own_chutes()
