@@ -5,9 +5,10 @@
 
 Reading commands run with each credential given (an API key, a config.ini with a hotkey).
 With `--write`, a throw-away chute named `PREFIX-xxxxxx` is deployed (the fee is paid up to
-`--max-fee`), warmed, shared and unshared with `--share-with`, and deleted; nothing else is
-written. A table follows: the command, its exit code, the HTTP statuses the server answered
-(from the request log), the time, and a verdict. A verdict is `ok`, `older server: …` for a
+`--max-fee`), warmed, shared and unshared with `--share-with`, given a secret and a key
+scoped to reading it (both deleted again), and deleted; nothing else is written. A table
+follows: the command, its exit code, the HTTP statuses the server answered (from the
+request log), the time, and a verdict. A verdict is `ok`, `older server: …` for a
 behaviour chutes-tui knows from older servers, or `FAIL`; the script exits 1 on any FAIL.
 """
 
@@ -31,6 +32,7 @@ STATUS_RE = re.compile(r"\] (?:stream )?(GET|POST|PUT|PATCH|DELETE) \S+ (?:opene
 NO_SHARES = "older server: no shares listing"
 NO_QUICK = "older server: no quick warmup status (read from the chute)"
 HOTKEY_LOGS = "older server: instance logs need an API key"
+SCOPED_KEY = "ok: a scoped API key may not read keys or secrets"
 CHUTE_FILE = '''"""A throw-away chute deployed by the conformance script, then deleted."""
 
 from chutes.chute import Chute, NodeSelector
@@ -188,6 +190,8 @@ def reading_steps(chute: str | None, image: str | None) -> list[Step]:
             ["shares", "list", "--json"],
             known={UNSUPPORTED: NO_SHARES, AUTH: "ok: the API lists shares for API keys only"},
         ),
+        Step("keys list", ["keys", "list", "--json"], known={AUTH: SCOPED_KEY}),
+        Step("secrets list", ["secrets", "list", "--json"], known={AUTH: SCOPED_KEY}),
     ]
     if image:
         steps.append(Step("images get", ["images", "get", image, "--json"]))
@@ -239,7 +243,33 @@ def writing_steps(
             ),
             Step("unshare (new)", ["share", name, share_with, "--remove", "--json"]),
         ]
+    value_file = module_dir / f"{name}.value"
+    value_file.write_text(secrets.token_hex(16))
     steps += [
+        Step(
+            "secrets create (new)",
+            [
+                "secrets",
+                "create",
+                "--chute",
+                name,
+                "--key",
+                "CONFORMANCE",
+                "--value-file",
+                str(value_file),
+                "--json",
+            ],
+        ),
+        Step("secrets list (new)", ["secrets", "list", "--chute", name, "--json"]),
+        Step(
+            "secrets delete (new)",
+            ["secrets", "delete", "--chute", name, "--key", "CONFORMANCE", "--yes", "--json"],
+        ),
+        Step(
+            "keys create (new)",
+            ["keys", "create", "--name", name[-24:], "--scope", f"chutes:read:{name}", "--json"],
+        ),
+        Step("keys delete (new)", ["keys", "delete", name[-24:], "--yes", "--json"]),
         Step("chutes delete (new)", ["chutes", "delete", name, "--yes", "--json"]),
         Step("chutes get (deleted)", ["chutes", "get", name, "--json"], (NOT_FOUND,)),
     ]

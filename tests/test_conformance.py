@@ -62,6 +62,9 @@ def test_every_command_fares_as_expected(tmp_path: Path, older: bool) -> None:
     assert ("api key", "deploy") in seen and ("hotkey", "logs") in seen
     assert all(row["code"] is not None and row["seconds"] > 0 for row in rows)
     assert seen["hotkey", "shares list"].startswith("ok: the API lists shares")
+    for step in ("secrets create (new)", "secrets delete (new)", "keys create (new)", "keys list"):
+        assert seen["api key", step] == "ok", step
+    assert seen["hotkey", "secrets list"] == "ok"
     older_ones = {key for key, verdict in seen.items() if verdict.startswith("older server")}
     if older:
         assert older_ones == {
