@@ -4,9 +4,13 @@ from stdin or a file, never from argv, and never printed, logged or written anyw
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
+import select
 import subprocess
+import termios
 from pathlib import Path
 
 import pytest
@@ -308,3 +312,50 @@ def test_listing_as_json_imports_no_models_no_server_and_no_ui(
     modules, stdout = run_importtime(sandbox, listing, "list", "--json")
     assert isinstance(json.loads(stdout), list)
     assert forbidden(modules) == []
+
+
+def test_on_a_terminal_the_value_is_asked_for_without_echo(cli: Cli) -> None:
+    cli.secrets.add(VALUE)
+    controller, terminal = os.openpty()
+
+    def own_terminal() -> None:  # the pty becomes the command's terminal, as in a shell
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(
+        command("secrets", "create", "--chute", "hello-world", "--key", "HF_TOKEN"),
+        env=cli.env(),
+        cwd=cli.home,
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=own_terminal,
+    )
+    os.close(terminal)
+    try:
+        prompt = b""
+        assert proc.stderr is not None
+        while b"(not shown)" not in prompt:
+            ready, _, _ = select.select([proc.stderr], [], [], TIMEOUT)
+            assert ready, f"no prompt: {prompt!r}"
+            prompt += os.read(proc.stderr.fileno(), 1024)
+        os.write(controller, (VALUE + "\n").encode())
+        stdout, rest = proc.communicate(timeout=TIMEOUT)
+        echoed = b""
+        while select.select([controller], [], [], 0.2)[0]:
+            try:
+                echoed += os.read(controller, 1024)
+            except OSError:  # the command has gone and closed its end
+                break
+    finally:
+        os.close(controller)
+    run = Run(("secrets", "create"), proc.returncode, stdout.decode(), (prompt + rest).decode())
+    cli.check_hygiene(run)
+    assert run.code == 0, str(run)
+    assert "Value of HF_TOKEN (not shown): " in run.stderr
+    assert VALUE.encode() not in echoed
+    assert json.loads(run.stdout)["key"] == "HF_TOKEN"
+    stored = cli.box.query("SELECT value_sha256, secret_id FROM secrets")[0]
+    from chutes_tui.sandbox.routes.secrets import value_digest
+
+    assert stored["value_sha256"] == value_digest(stored["secret_id"], VALUE)

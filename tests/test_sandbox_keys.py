@@ -335,3 +335,21 @@ def test_an_older_database_gains_the_new_tables_and_column(tmp_path: Path) -> No
         assert store.all("SELECT * FROM secrets") == []
     finally:
         store.close()
+
+
+def test_an_invoke_scope_calls_its_chute_and_nothing_else(sandbox: Sandbox) -> None:
+    hello = chute_id(sandbox, "hello-world")
+    one = {"object_type": "chutes", "object_id": hello}
+    invoker = scoped(sandbox, "invoker", {**one, "action": "invoke"})
+    reader = scoped(sandbox, "reader", {**one, "action": "read"})
+    call = {"Host": "demo-hello-world.localhost"}
+    with sandbox.http() as http:
+        answered = http.post(
+            "/echo", json={"text": "hi"}, headers={**call, "Authorization": invoker}
+        )
+        assert answered.status_code == 200, answered.text
+        refused = http.post("/echo", json={"text": "hi"}, headers={**call, "Authorization": reader})
+        assert refused.status_code == 401
+        other = {"Host": "demo-llama-mini.localhost", "Authorization": invoker}
+        assert http.post("/echo", json={"text": "hi"}, headers=other).status_code == 401
+        assert http.get(f"/chutes/{hello}", headers={"Authorization": invoker}).status_code == 401
