@@ -1239,7 +1239,7 @@ class ChutesClient:
         return self._parse(list[models.InvocationUsage], data, "/invocations/usage")
 
     async def my_usage(
-        self, start: datetime, chute_id: str | None = None, limit: int = 500
+        self, start: datetime, chute_id: str | None = None, limit: int = 50_000
     ) -> list[models.UsageBucket]:
         """What you were billed per chute and hour since `start`, every page. The API takes
         API keys only here, not hotkeys."""
@@ -1266,13 +1266,14 @@ class ChutesClient:
         data = await self._json("GET", "/chutes/utilization")
         return self._parse(list[models.ChuteUtilization], data, "/chutes/utilization")
 
-    async def ledger(self, days: int) -> list[models.LedgerEntry]:
-        """What the sandbox billed you by kind (fees, instance hours, calls, credits).
-
-        The platform has no such route (it keeps one sum per hour): `Unsupported` there.
+    async def ledger(self, days: int, kind: str | None = None) -> list[models.LedgerEntry]:
+        """What the sandbox billed you by kind (fees, instance hours, calls, credits), or of
+        one `kind`. The platform has no such route (it keeps one sum per hour): `Unsupported`
+        there.
         """
+        params = {"days": days, "kind": kind}
         try:
-            data = await self._json("GET", "/_sandbox/ledger", purpose="me", params={"days": days})
+            data = await self._json("GET", "/_sandbox/ledger", purpose="me", params=params)
         except NotFound:
             raise Unsupported(
                 "this API does not say what was deployment fees (the platform sums fees,"

@@ -22,6 +22,7 @@ from chutes_tui.client.errors import ChutesError, NotFound
 
 if TYPE_CHECKING:
     from chutes_tui.client.api import ChutesClient
+    from chutes_tui.client.models import ChuteUtilization, InvocationUsage
     from chutes_tui.core.pricing import GpuTable
 
 DEFAULT_DAYS = 11  # what the platform's `/invocations/usage` covers
@@ -201,15 +202,38 @@ def spend_per_chute(
     return tuple(spent)
 
 
+@dataclass(frozen=True)
+class Burn:
+    """The quick half of the figures: balance and burn now, and your chutes (raw JSON)."""
+
+    balance: float | None
+    burn: float | None
+    chutes: tuple[dict[str, Any], ...]
+
+    @property
+    def runway(self) -> float | None:
+        return runway_hours(self.balance, self.burn)
+
+
+async def load_burn(client: ChutesClient, table: GpuTable | None = None) -> Burn:
+    """Balance and burn now: two reads, so a screen can show them before the rest."""
+    me, chutes = await asyncio.gather(
+        client.me(), client.all_pages(client.list_chutes, limit=PAGE, raw=True)
+    )
+    return Burn(me.balance, burn_now(chutes, table), tuple(chutes))
+
+
 async def load_spend(
     client: ChutesClient,
     days: int = DEFAULT_DAYS,
     chute: str | None = None,
     table: GpuTable | None = None,
     strict: bool = True,
+    burn: Burn | None = None,
 ) -> SpendReport:
-    """Everything the Spend tab and `usage` show, read at once. Fees and traffic are
-    optional, and so is your usage unless `strict`: what cannot be read is said in `notes`."""
+    """Everything the Spend tab and `usage` show, read at once (`burn`, when already read,
+    is not read again). Fees and traffic are optional, and so is your usage unless
+    `strict`: what cannot be read is said in `notes`."""
     span = window(days)
     start = datetime.combine(span[0], time(), UTC)
     chute_id = await client.chute_id(chute) if chute else None
@@ -224,18 +248,23 @@ async def load_spend(
             notes.append(f"spend per day: {error.message}")
             return []
 
-    me, chutes, buckets = await asyncio.gather(
-        client.me(), client.all_pages(client.list_chutes, limit=PAGE, raw=True), usage()
+    async def quick() -> Burn:
+        return burn if burn is not None else await load_burn(client, table)
+
+    now, buckets, fees, (usage_rows, busy) = await asyncio.gather(
+        quick(),
+        usage(),
+        _fees(client, days + 1, span[0], chute_id, notes),
+        _traffic_rows(client, notes),
     )
-    names = {raw["chute_id"]: raw["name"] for raw in chutes}
+    names = {raw["chute_id"]: raw["name"] for raw in now.chutes}
     await _name_others(client, {b.chute_id for b in buckets if b.chute_id} - set(names), names)
-    fees = await _fees(client, days + 1, span[0], chute_id, notes)
-    traffic = await _traffic(client, set(names), span, notes)
+    traffic = _traffic(usage_rows, busy, set(names), span)
     return SpendReport(
         days=span,
         chutes=spend_per_chute(buckets, span, names),
-        balance=me.balance,
-        burn=burn_now(chutes, table),
+        balance=now.balance,
+        burn=now.burn,
         fees=fees,
         traffic=traffic,
         notes=tuple(notes),
@@ -257,7 +286,7 @@ async def _fees(
     client: ChutesClient, days: int, first: date, chute_id: str | None, notes: list[str]
 ) -> float | None:
     try:
-        entries = await client.ledger(days)
+        entries = await client.ledger(days, kind="fee")
     except ChutesError as error:  # Unsupported on the platform: it has no such figure
         notes.append(f"fees: {error.message}")
         return None
@@ -273,17 +302,26 @@ async def _fees(
     )
 
 
-async def _traffic(
-    client: ChutesClient, own: set[str], span: tuple[date, ...], notes: list[str]
-) -> dict[str, ChuteTraffic]:
-    """Calls to your chutes per day (all callers) and their utilisation now."""
-    index = {day.isoformat(): position for position, day in enumerate(span)}
-    calls: dict[str, list[int]] = defaultdict(lambda: [0] * len(span))
+async def _traffic_rows(
+    client: ChutesClient, notes: list[str]
+) -> tuple[list[InvocationUsage], list[ChuteUtilization]]:
     try:
         usage, busy = await asyncio.gather(client.invocation_usage(), client.utilization())
     except ChutesError as error:
         notes.append(f"traffic: {error.message}")
-        return {}
+        return [], []
+    return usage, busy
+
+
+def _traffic(
+    usage: list[InvocationUsage],
+    busy: list[ChuteUtilization],
+    own: set[str],
+    span: tuple[date, ...],
+) -> dict[str, ChuteTraffic]:
+    """Calls to your chutes per day (all callers) and their utilisation now."""
+    index = {day.isoformat(): position for position, day in enumerate(span)}
+    calls: dict[str, list[int]] = defaultdict(lambda: [0] * len(span))
     for row in usage:
         position = index.get(row.date)
         if row.chute_id in own and position is not None:

@@ -107,20 +107,14 @@ def accrue(
 def usage_by_chute_day(store: Store, now: float) -> list[dict[str, Any]]:
     """`GET /invocations/usage`: every user's amounts and calls per chute and day over the
     last 11 days, newest day first, then the largest amount."""
-    rows = store.all(
-        "SELECT chute_id, date(bucket, 'unixepoch') AS date, SUM(amount) AS usd_amount,"
-        " SUM(count) AS invocation_count FROM ledger WHERE bucket >= ?"
-        " GROUP BY chute_id, date ORDER BY date DESC, usd_amount DESC",
+    rows = store.tuples(
+        "SELECT chute_id, date(bucket, 'unixepoch') AS day, SUM(amount) AS spent, SUM(count)"
+        " FROM ledger WHERE bucket >= ? GROUP BY chute_id, day ORDER BY day DESC, spent DESC",
         now - USAGE_DAYS * DAY,
     )
     return [
-        {
-            "chute_id": row["chute_id"],
-            "date": row["date"],
-            "usd_amount": float(row["usd_amount"]),
-            "invocation_count": int(row["invocation_count"]),
-        }
-        for row in rows
+        {"chute_id": chute, "date": day, "usd_amount": spent, "invocation_count": calls}
+        for chute, day, spent, calls in rows
     ]
 
 
@@ -144,34 +138,47 @@ def user_usage(
             args.append(value)  # type: ignore[arg-type]
     clause = " AND ".join(where)
     keys = "bucket, chute_id" if per_chute else "bucket"
-    total = store.count(
-        f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM ledger WHERE {clause} GROUP BY {keys})", *args
-    )
-    rows = store.all(
-        f"SELECT {keys}, SUM(amount) AS amount, SUM(count) AS count FROM ledger"
-        f" WHERE {clause} GROUP BY {keys} ORDER BY bucket DESC, amount DESC LIMIT ? OFFSET ?",
+    rows = store.tuples(
+        f"SELECT bucket, {'chute_id' if per_chute else 'NULL'}, SUM(amount), SUM(count)"
+        f" FROM ledger WHERE {clause} GROUP BY {keys} ORDER BY bucket DESC, SUM(amount) DESC"
+        " LIMIT ? OFFSET ?",
         *args,
         limit,
         page * limit,
     )
+    if page == 0 and len(rows) < limit:
+        total = len(rows)  # all of them: no need to count again
+    else:
+        total = store.count(
+            f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM ledger WHERE {clause} GROUP BY {keys})",
+            *args,
+        )
+    hours: dict[Any, str] = {}
     items = []
-    for row in rows:
-        item: dict[str, Any] = {"bucket": iso_hour(row["bucket"])}
+    for bucket, chute, amount, count in rows:
+        if bucket not in hours:
+            hours[bucket] = iso_hour(float(bucket))  # type: ignore[arg-type]
+        item: dict[str, Any] = {"bucket": hours[bucket]}
         if per_chute:
-            item["chute_id"] = row["chute_id"]
-        item.update(amount=float(row["amount"]), count=int(row["count"]))
+            item["chute_id"] = chute
+        item["amount"], item["count"] = amount, count
         items.append(item)
     return {"total": total, "page": page, "limit": limit, "items": items}
 
 
-def entries(store: Store, user_id: str, since: float) -> list[dict[str, Any]]:
-    """One user's ledger rows by kind from `since` on (sandbox only: the platform keeps
-    fees, calls and instance hours in one sum)."""
+def entries(
+    store: Store, user_id: str, since: float, kind: str | None = None
+) -> list[dict[str, Any]]:
+    """One user's ledger rows by kind (or of one kind) from `since` on (sandbox only: the
+    platform keeps fees, calls and instance hours in one sum)."""
     rows = store.all(
         "SELECT chute_id, kind, bucket, amount, count FROM ledger"
-        " WHERE user_id = ? AND bucket >= ? ORDER BY bucket DESC, kind, chute_id",
+        " WHERE user_id = ? AND bucket >= ? AND (? IS NULL OR kind = ?)"
+        " ORDER BY bucket DESC, kind, chute_id",
         user_id,
         hour_of(since),
+        kind,
+        kind,
     )
     return [
         {

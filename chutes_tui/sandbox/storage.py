@@ -148,6 +148,7 @@ CREATE TABLE IF NOT EXISTS ledger (
     PRIMARY KEY (user_id, chute_id, kind, bucket)
 );
 CREATE INDEX IF NOT EXISTS ledger_by_bucket ON ledger(bucket);
+CREATE INDEX IF NOT EXISTS ledger_by_user ON ledger(user_id, bucket);
 """
 
 # Columns added since a table was first created: an older database gains them on opening.
@@ -375,6 +376,13 @@ class Store:
         """The rows of a query that selects every column of the table `shape` describes."""
         with self._lock:
             return self.db.execute(sql, args).fetchall()
+
+    def tuples(self, sql: str, *args: object) -> list[tuple[SqlValue, ...]]:
+        """Rows as plain tuples, for long reads where building a dict per row costs."""
+        with self._lock:
+            cursor = self.db.cursor()
+            cursor.row_factory = None
+            return cursor.execute(sql, args).fetchall()
 
     def scalar(self, sql: str, *args: object) -> SqlValue:
         row = self.one(sql, *args)

@@ -6,10 +6,12 @@ Every read settles the running instances first, so what it shows has accrued up 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 
 from chutes_tui.sandbox import ledger
 from chutes_tui.sandbox.auth import caller
@@ -21,6 +23,11 @@ router = APIRouter()
 MAX_DAYS = 366
 
 
+def _json(data: Any) -> Response:
+    """Long lists of plain values, serialised at once (FastAPI's encoder walks every item)."""
+    return Response(json.dumps(data, separators=(",", ":")), media_type="application/json")
+
+
 def _settled(request: Request) -> Sandbox:
     box = sandbox(request)
     box.sim.settle()
@@ -28,11 +35,11 @@ def _settled(request: Request) -> Sandbox:
 
 
 @router.get("/invocations/usage")
-async def invocation_usage(request: Request) -> list[dict[str, Any]]:
+async def invocation_usage(request: Request) -> Response:
     """Every chute's amounts and calls per day for the last 11 days (no auth: the platform
     publishes it)."""
     box = _settled(request)
-    return ledger.usage_by_chute_day(box.store, box.settings.clock.now())
+    return _json(ledger.usage_by_chute_day(box.store, box.settings.clock.now()))
 
 
 @router.get("/users/me/usage")
@@ -45,10 +52,10 @@ async def my_usage(
     start_date: datetime | None = None,
     end_date: datetime | None = None,
     user: UserRow = Depends(caller()),
-) -> dict[str, Any]:
+) -> Response:
     """What the caller was billed per hour (per chute with `per_chute`)."""
     box = _settled(request)
-    return ledger.user_usage(
+    page_of_usage = ledger.user_usage(
         box.store,
         user["user_id"],
         page=page,
@@ -58,18 +65,21 @@ async def my_usage(
         start=start_date.timestamp() if start_date else None,
         end=end_date.timestamp() if end_date else None,
     )
+    return _json(page_of_usage)
 
 
 @router.get("/_sandbox/ledger", include_in_schema=False)
 async def my_ledger(
     request: Request,
     days: int = Query(ledger.USAGE_DAYS, ge=1, le=MAX_DAYS),
+    kind: ledger.Kind | None = None,
     user: UserRow = Depends(caller("me")),
-) -> list[dict[str, Any]]:
-    """The caller's ledger by kind (fee, instance, invocation, credit) for the last `days`."""
+) -> Response:
+    """The caller's ledger by kind (fee, instance, invocation, credit) for the last `days`,
+    or only one `kind`."""
     box = _settled(request)
     since = box.settings.clock.now() - days * ledger.DAY
-    return ledger.entries(box.store, user["user_id"], since)
+    return _json(ledger.entries(box.store, user["user_id"], since, kind))
 
 
 @router.get("/chutes/utilization")

@@ -21,9 +21,11 @@ from textual.widgets import Static
 from chutes_tui.client.errors import ChutesError
 from chutes_tui.core.spend import (
     DEFAULT_DAYS,
+    Burn,
     ChuteSpend,
     ChuteTraffic,
     SpendReport,
+    load_burn,
     load_spend,
     runway_text,
     window,
@@ -34,6 +36,7 @@ from chutes_tui.tui.widgets.table import Column, VirtualTable
 BLOCKS = " ▁▂▃▄▅▆▇█"
 CHART_ROWS = 5
 SLOW_FACTOR = 5  # a read that takes t seconds is not repeated within 5 t
+MIN_INTERVAL = 30.0  # seconds: a day's spend moves slowly, and a big account costs a read
 
 
 def sparkline(values: tuple[float, ...] | tuple[int, ...]) -> Text:
@@ -182,6 +185,7 @@ class SpendPane(DashboardAccess, Vertical):
         super().__init__(id=id)
         self.days = days
         self.report: SpendReport | None = None
+        self.burn: Burn | None = None  # the quick figures, shown before the report
         self.error: str | None = None
         self.loaded_at: float | None = None
         self._span = window(days)
@@ -211,10 +215,18 @@ class SpendPane(DashboardAccess, Vertical):
         self.run_worker(self._load(), group="spend", exclusive=True)
 
     async def _load(self) -> None:
+        """Balance, burn and runway first (two quick reads), then everything else."""
         state = self.state
         started = time.monotonic()
         try:
-            report = await load_spend(state.client, self.days, table=state.gpu_table, strict=False)
+            burn = await load_burn(state.client, state.gpu_table)
+            if state is not self.state:
+                return
+            self.burn = burn
+            self._show_figures()
+            report = await load_spend(
+                state.client, self.days, table=state.gpu_table, strict=False, burn=burn
+            )
         except ChutesError as error:
             if state is not self.state:
                 return
@@ -230,7 +242,7 @@ class SpendPane(DashboardAccess, Vertical):
         dashboard = self.dashboard
         if not dashboard.refreshing or dashboard.refresh_interval <= 0:
             return
-        delay = max(dashboard.refresh_interval, SLOW_FACTOR * took)
+        delay = max(dashboard.refresh_interval, MIN_INTERVAL, SLOW_FACTOR * took)
         self._next = self.set_timer(delay, self.reload, name="spend refresh")
 
     # rendering
@@ -242,28 +254,30 @@ class SpendPane(DashboardAccess, Vertical):
         self.query_one(f"#spend-{key}", Static).update(text)
 
     def _show_figures(self) -> None:
-        report = self.report
         days = f"{self.days} d"
-        if report is None:
-            for key, title in (("burn", "burn now"), ("balance", "balance")):
+        quick = self.burn or self.report
+        if quick is None:
+            for key, title in (("burn", "burn now"), ("balance", "balance"), ("runway", "runway")):
                 self._figure(key, title, "…", "dim")
-            self._figure("runway", "runway", "…", "dim")
+        else:
+            self._show_burn(quick.balance, quick.burn, quick.runway)
+        report = self.report
+        if report is None:
             self._figure("fees", f"fees ({days})", "…", "dim")
             return
-        burn = report.burn
+        fees = "n/a" if report.fees is None else f"${report.fees:,.2f}"
+        self._figure("fees", f"fees ({days})", fees, "bold" if report.fees is not None else "dim")
+
+    def _show_burn(self, balance: float | None, burn: float | None, runway: float | None) -> None:
         self._figure("burn", "burn now", "unknown" if burn is None else f"${burn:,.2f}/h")
-        balance = report.balance
         shown = "unknown" if balance is None else f"${balance:,.2f}"
         self._figure(
             "balance", "balance", shown, "bold green" if (balance or 0) > 0 else "bold red"
         )
-        runway = report.runway
         urgent = runway is not None and runway < 24
         self._figure(
             "runway", "runway", runway_text(runway, burn), "bold red" if urgent else "bold"
         )
-        fees = "n/a" if report.fees is None else f"${report.fees:,.2f}"
-        self._figure("fees", f"fees ({days})", fees, "bold" if report.fees is not None else "dim")
 
     def _show(self) -> None:
         self._show_figures()
