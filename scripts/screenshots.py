@@ -6,8 +6,8 @@ timestamps pinned and the session label pinned, so a rerun produces the same fil
     python scripts/screenshots.py [--out screenshots] [--no-png]
 
 Views: the chutes list, the images list, a chute's detail (overview tab), the help screen,
-the confirm-delete dialog, the shares list and the share dialog, the account screen's keys
-and secrets tabs and the new-key dialog. PNGs need `rsvg-convert`
+the confirm-delete dialog, the shares list and the share dialog, a streamed call, the
+account screen's Spend, keys and secrets tabs and the new-key dialog. PNGs need `rsvg-convert`
 (Debian/Ubuntu: librsvg2-bin); without it the script says so and writes only the SVGs.
 """
 
@@ -146,8 +146,10 @@ async def shoot_size(tmp: Path, out: Path, width: int, height: int) -> list[Path
 
     from chutes_tui.tui.app import ChutesApp
     from chutes_tui.tui.options import DashboardOptions
+    from chutes_tui.tui.screens.account_spend import SpendPane
     from chutes_tui.tui.screens.build import BuildScreen
     from chutes_tui.tui.screens.build_wizard import BuildWizard
+    from chutes_tui.tui.screens.call import CallScreen
     from chutes_tui.tui.screens.chute_detail import ChuteDetailScreen
     from chutes_tui.tui.screens.deploy import DeployScreen
     from chutes_tui.tui.screens.help import HelpScreen
@@ -296,6 +298,31 @@ async def shoot_size(tmp: Path, out: Path, width: int, height: int) -> list[Path
         await _until(pilot, lambda: live.live.hot, "the warmup to finish")
         await _until(pilot, lambda: len(live.logs.panes["all"]) > 40, "log lines")
         save("live")
+
+        await pilot.press("escape")
+        app.push_screen(ChuteDetailScreen(LIVE_CHUTE))  # hot now: call its streaming cord
+        await _until(
+            pilot,
+            lambda: isinstance(app.screen, ChuteDetailScreen) and app.screen.chute is not None,
+            "the streaming chute's detail",
+        )
+        await pilot.press("i")
+        await _until(pilot, lambda: isinstance(app.screen, CallScreen), "the call screen")
+        call = app.screen
+        call.field(0).value = "every word comes back as a chunk"
+        await pilot.press("ctrl+s")
+        await _until(pilot, lambda: call.result is not None, "the streamed reply")
+        save("call")
+        await pilot.press("escape", "escape")
+        await _until(pilot, lambda: app.screen is chutes, "back to the chutes list")
+
+        await pilot.press("4")
+        await _until(
+            pilot,
+            lambda: any(pane.report is not None for pane in app.screen.query(SpendPane)),
+            "the spend tab",
+        )
+        save("account-spend")
 
         await pilot.press("4", "right")
         await _until(pilot, lambda: app.screen.query("KeysPane").first().loaded, "the keys tab")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-from textual.widgets import Log, OptionList, TextArea
+from textual.widgets import Log, OptionList, Static, TextArea
 
 from chutes_tui.core.spend import runway_text
 from chutes_tui.tui.app import ChutesApp
@@ -53,6 +53,12 @@ async def open_spend(pilot) -> ChutesApp:
     return app
 
 
+def figure(app: ChutesApp, key: str) -> tuple[str, str]:
+    """A figure card of the Spend tab: its label and its value."""
+    card = app.screen.query_one(f"#spend-{key}", Static)
+    return str(card.border_title), static_text(app, f"#spend-{key}")
+
+
 def my_usage_total(box: Sandbox, chute_id: str, days: int = 11) -> float:
     start = datetime.combine(datetime.now(UTC).date() - timedelta(days=days - 1), time(), UTC)
     reply = api_get(
@@ -78,10 +84,10 @@ async def test_spend_tab_shows_the_accounts_figures(own_box: Sandbox) -> None:
     burn = hello["current_estimated_price"]["usd"]["hour"]  # its one routable instance
     async with app_for(own_box).run_test(size=(120, 36)) as pilot:
         app = await open_spend(pilot)
-        assert static_text(app, "#spend-balance") == f"balance  ${balance:,.2f}"
-        assert static_text(app, "#spend-burn") == f"burn now  ${burn:,.2f}/h"
-        assert static_text(app, "#spend-runway") == f"runway  {runway_text(balance / burn, burn)}"
-        assert static_text(app, "#spend-fees") == "fees (11 d)  $0.60"
+        assert figure(app, "balance") == ("balance", f"${balance:,.2f}")
+        assert figure(app, "burn") == ("burn now", f"${burn:,.2f}/h")
+        assert figure(app, "runway") == ("runway", runway_text(balance / burn, burn))
+        assert figure(app, "fees") == ("fees (11 d)", "$0.60")
         spend = app.screen.query_one("#spend-table", VirtualTable)
         rows = {spend.row(key).spend.name: spend.row(key) for key in spend.visible_keys}
         assert set(rows) == {"hello-world", "echo-stream", "llama-mini", "fresh-one"}

@@ -145,11 +145,11 @@ def _count(value: int | None) -> str:
 
 TRAFFIC_COLUMNS: list[Column[SpendRow]] = [
     Column("name", "CHUTE", 14, lambda row: row.spend.name, grow=True),
-    Column("calls", "CALLS/DAY", 11, lambda row: sparkline(row.traffic.calls)),
+    Column("calls", "CALLS/DAY", 11, lambda row: sparkline(row.traffic.calls), optional=True),
     Column(
         "requests",
         "REQ 1H",
-        6,
+        8,
         lambda row: _count(row.traffic.requests_1h),
         lambda row: row.traffic.requests_1h,
         right=True,
@@ -157,7 +157,7 @@ TRAFFIC_COLUMNS: list[Column[SpendRow]] = [
     Column(
         "limited",
         "429 1H",
-        6,
+        8,
         lambda row: _count(row.traffic.limited_1h),
         lambda row: row.traffic.limited_1h,
         right=True,
@@ -172,7 +172,8 @@ class SpendPane(DashboardAccess, Vertical):
     DEFAULT_CSS = """
     SpendPane { height: 1fr; }
     SpendPane #spend-figures { height: 3; }
-    SpendPane .figure { width: 1fr; height: 3; border: round $primary 40%; padding: 0 1; }
+    SpendPane .figure { width: 1fr; height: 3; border: round $primary 40%; padding: 0 1;
+                        border-title-color: $text-muted; }
     SpendPane #spend-middle { height: 9; }
     SpendPane #spend-chart { width: auto; min-width: 30; height: 9; padding: 0 1;
                              border: round $primary 40%; }
@@ -248,10 +249,10 @@ class SpendPane(DashboardAccess, Vertical):
     # rendering
 
     def _figure(self, key: str, title: str, value: str, style: str = "bold") -> None:
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"{title}  ", style="dim")
-        text.append(value, style=style)
-        self.query_one(f"#spend-{key}", Static).update(text)
+        """A figure in its card: the label on the border, the value inside."""
+        card = self.query_one(f"#spend-{key}", Static)
+        card.border_title = title
+        card.update(Text(value, style=style, no_wrap=True, overflow="ellipsis"))
 
     def _show_figures(self) -> None:
         days = f"{self.days} d"

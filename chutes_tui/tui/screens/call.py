@@ -58,7 +58,7 @@ class CallScreen(DashboardAccess, Screen[None]):
     CallScreen #call-json { height: 1fr; }
     CallScreen #call-check { height: auto; min-height: 1; }
     CallScreen #call-status { height: auto; min-height: 2; }
-    CallScreen #call-output { height: 1fr; border: round $primary 40%; }
+    CallScreen #call-output { height: 1fr; border: round $primary 40%; scrollbar-size: 1 1; }
     CallScreen #call-history { height: 8; border: round $primary 40%; }
     """
 
