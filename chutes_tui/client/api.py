@@ -68,7 +68,7 @@ from chutes_tui.client.sse import KEEPALIVE, ServerEvent, iter_event_batches
 from chutes_tui.config import Connection
 
 if TYPE_CHECKING:
-    from chutes_tui.client import keys, models
+    from chutes_tui.client import models
 else:
 
     class _LazyModels:
@@ -687,32 +687,28 @@ class ChutesClient:
     @overload
     async def list_api_keys(
         self, page: int = ..., limit: int = ..., raw: Literal[False] = ...
-    ) -> models.Page[keys.ApiKey]: ...
+    ) -> models.Page[models.ApiKey]: ...
     @overload
     async def list_api_keys(
         self, page: int = ..., limit: int = ..., *, raw: Literal[True]
     ) -> dict[str, Any]: ...
     async def list_api_keys(
         self, page: int = 0, limit: int = 25, raw: bool = False
-    ) -> models.Page[keys.ApiKey] | dict[str, Any]:
+    ) -> models.Page[models.ApiKey] | dict[str, Any]:
         """A page of your API keys: names, scopes, times; never a key's secret."""
         params = {"page": page, "limit": limit}
         data = await self._json("GET", "/api_keys/", purpose="api_keys", params=params)
         if raw:
             return data
-        from chutes_tui.client.keys import ApiKey
-
-        return self._parse(models.Page[ApiKey], data, "/api_keys/")
+        return self._parse(models.Page[models.ApiKey], data, "/api_keys/")
 
     async def create_api_key(
         self, name: str, admin: bool, scopes: Sequence[dict[str, Any]] = ()
-    ) -> keys.ApiKeyCreated:
+    ) -> models.ApiKeyCreated:
         """`POST /api_keys/`, sent once: the reply holds the key's secret, shown this once.
 
         A lost reply is settled by reading the keys back; the secret cannot be.
         """
-        from chutes_tui.client.keys import ApiKeyCreated
-
         body: dict[str, Any] = {"name": name, "admin": admin}
         if not admin:
             body["scopes"] = list(scopes)
@@ -723,7 +719,7 @@ class ChutesClient:
                 raise  # never connected: nothing was sent
             raise await self._lost_key(name, lost) from None
         try:
-            return ApiKeyCreated.model_validate(data)
+            return models.ApiKeyCreated.model_validate(data)
         except Exception:  # pydantic's message would quote the reply, secret and all
             raise ServerError(
                 "/api_keys/: the reply to creating a key has an unexpected shape"
@@ -749,40 +745,34 @@ class ChutesClient:
             " created, so it is safe to try again"
         )
 
-    async def delete_api_key(self, api_key_id: str) -> keys.ApiKeyDeleted:
-        from chutes_tui.client.keys import ApiKeyDeleted
-
+    async def delete_api_key(self, api_key_id: str) -> models.ApiKeyDeleted:
         path = f"/api_keys/{api_key_id}"
-        return await self._model(ApiKeyDeleted, "DELETE", path, purpose="api_keys")
+        return await self._model(models.ApiKeyDeleted, "DELETE", path, purpose="api_keys")
 
     @overload
     async def list_secrets(
         self, page: int = ..., limit: int = ..., raw: Literal[False] = ...
-    ) -> models.Page[keys.Secret]: ...
+    ) -> models.Page[models.Secret]: ...
     @overload
     async def list_secrets(
         self, page: int = ..., limit: int = ..., *, raw: Literal[True]
     ) -> dict[str, Any]: ...
     async def list_secrets(
         self, page: int = 0, limit: int = 25, raw: bool = False
-    ) -> models.Page[keys.Secret] | dict[str, Any]:
+    ) -> models.Page[models.Secret] | dict[str, Any]:
         """A page of your secrets: chute (`purpose`, its id), key, time; never a value."""
         params = {"page": page, "limit": limit}
         data = await self._json("GET", "/secrets/", purpose="secrets", params=params)
         if raw:
             return data
-        from chutes_tui.client.keys import Secret
+        return self._parse(models.Page[models.Secret], data, "/secrets/")
 
-        return self._parse(models.Page[Secret], data, "/secrets/")
-
-    async def create_secret(self, chute_id: str, key: str, value: str) -> keys.Secret:
+    async def create_secret(self, chute_id: str, key: str, value: str) -> models.Secret:
         """`POST /secrets/`, sent once: the value is in this one request and kept nowhere.
 
         No error raised here quotes the value, whatever the server answers; a lost reply is
         settled by reading the secrets back.
         """
-        from chutes_tui.client.keys import Secret
-
         try:
             data = await self._json(
                 "POST", "/secrets/", payload={"purpose": chute_id, "key": key, "value": value}
@@ -794,7 +784,7 @@ class ChutesClient:
         except ChutesError as refusal:
             raise _without(refusal, value) from None
         try:
-            return Secret.model_validate(data)
+            return models.Secret.model_validate(data)
         except Exception:  # pydantic's message would quote the reply
             raise ServerError(
                 "/secrets/: the reply to creating a secret has an unexpected shape"
@@ -816,11 +806,9 @@ class ChutesClient:
             " so it is safe to try again"
         )
 
-    async def delete_secret(self, secret_id: str) -> keys.SecretDeleted:
-        from chutes_tui.client.keys import SecretDeleted
-
+    async def delete_secret(self, secret_id: str) -> models.SecretDeleted:
         path = f"/secrets/{secret_id}"
-        return await self._model(SecretDeleted, "DELETE", path, purpose="secrets")
+        return await self._model(models.SecretDeleted, "DELETE", path, purpose="secrets")
 
     # live
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from chutes_tui.client.keys import ApiKeyRequest
+from chutes_tui.client.models import ApiKeyRequest
 from chutes_tui.sandbox import keys
 from chutes_tui.sandbox.auth import caller
 from chutes_tui.sandbox.context import MAX_LIMIT, MAX_PAGE, parse_body, sandbox

@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 
-from chutes_tui.client.keys import SecretRequest
+from chutes_tui.client.models import SecretRequest
 from chutes_tui.sandbox.auth import caller
 from chutes_tui.sandbox.context import MAX_LIMIT, MAX_PAGE, parse_body, sandbox
 from chutes_tui.sandbox.lookup import find_owned_chute
