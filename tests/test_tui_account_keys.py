@@ -319,3 +319,10 @@ async def test_x_on_a_chute_row_and_n_without_chutes(own_box: Sandbox) -> None:
         assert isinstance(app.screen, AccountScreen)
         await pilot.press("x")
         assert notes.any("Move to a secret")
+
+
+def test_no_screenshot_or_snapshot_shows_a_key() -> None:
+    root = Path(__file__).resolve().parents[1]
+    pictures = [*root.glob("screenshots/*.svg"), *root.glob("tests/snapshots/**/*.svg")]
+    assert any("account-keys" in path.name for path in pictures)
+    assert [path.name for path in pictures if "cpk_" in path.read_text()] == []
