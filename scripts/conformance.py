@@ -28,11 +28,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 OK, AUTH, NOT_FOUND, CONFLICT, PAYMENT, TIMED_OUT, UNSUPPORTED = 0, 3, 4, 5, 6, 7, 12
+CHUTE_COLD = 13
 STATUS_RE = re.compile(r"\] (?:stream )?(GET|POST|PUT|PATCH|DELETE) \S+ (?:opened )?(\d{3}) ")
 NO_SHARES = "older server: no shares listing"
 NO_QUICK = "older server: no quick warmup status (read from the chute)"
 HOTKEY_LOGS = "older server: instance logs need an API key"
 SCOPED_KEY = "ok: a scoped API key may not read keys or secrets"
+USAGE_KEY = "ok: the API gives your usage to API keys only"
 CHUTE_FILE = '''"""A throw-away chute deployed by the conformance script, then deleted."""
 
 from chutes.chute import Chute, NodeSelector
@@ -192,6 +194,7 @@ def reading_steps(chute: str | None, image: str | None) -> list[Step]:
         ),
         Step("keys list", ["keys", "list", "--json"], known={AUTH: SCOPED_KEY}),
         Step("secrets list", ["secrets", "list", "--json"], known={AUTH: SCOPED_KEY}),
+        Step("usage", ["usage", "--days", "2", "--json"], known={AUTH: USAGE_KEY}),
     ]
     if image:
         steps.append(Step("images get", ["images", "get", image, "--json"]))
@@ -232,6 +235,11 @@ def writing_steps(
             (OK, TIMED_OUT),  # a platform without free GPUs leaves it cold
         ),
         Step("logs (new)", ["logs", name, "--backfill", "5", "--json"], known={AUTH: HOTKEY_LOGS}),
+        Step(
+            "invoke (new)",
+            ["invoke", name, "/echo", "--data", '{"text": "conformance"}', "--json"],
+            (OK, CHUTE_COLD),  # cold when the warmup above timed out
+        ),
     ]
     if share_with:
         steps += [
