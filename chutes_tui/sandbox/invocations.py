@@ -159,9 +159,12 @@ class _Call:
     outcome: str = "running"  # ok, failed, limited
 
 
+CALLS_KEPT = 10_000  # per chute: older calls are forgotten first, read or not
+
+
 @dataclass
 class _ChuteTraffic:
-    calls: deque[_Call] = field(default_factory=deque)
+    calls: deque[_Call] = field(default_factory=lambda: deque(maxlen=CALLS_KEPT))
     busy: int = 0
 
 
