@@ -17,6 +17,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static, TabbedContent
 
+from chutes_tui.client import debuglog
 from chutes_tui.tui.app import ChutesApp
 from chutes_tui.tui.keymap import conflicts
 from chutes_tui.tui.screens.account import AccountScreen
@@ -44,8 +45,11 @@ VALUE = "hf_TuiValueNeverOnScreen_77aa11bb22cc"
 def own_box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     """A fresh sandbox per test at real speed; the request log on, under the test's home."""
     monkeypatch.setenv("CHUTES_TUI_DEBUG", "1")
+    monkeypatch.setattr(debuglog, "_shared", None)  # not a log an earlier test opened elsewhere
     with running_sandbox(tmp_path / "box", speed=1.0) as box:
         yield box
+    if debuglog._shared is not None:
+        debuglog._shared.close()
 
 
 def everything_written(home: Path) -> bytes:
