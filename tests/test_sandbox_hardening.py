@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from chutes_tui.sandbox import server as sandbox_server
 from chutes_tui.sandbox.clock import MAX_SIMULATED, SimClock
 from chutes_tui.sandbox.storage import Store
 from tests.conftest import body_bytes, deploy_body, running_sandbox
@@ -90,7 +91,8 @@ def test_an_abandoned_socketio_handshake_does_not_hold_up_shutdown(tmp_path, sig
         assert code in (0, -signal_number, 128 + signal_number, 130), code
 
 
-def test_a_connection_that_sends_half_a_request_is_closed(box):
+def test_a_connection_that_sends_half_a_request_is_closed(box, monkeypatch):
+    monkeypatch.setattr(sandbox_server, "HEAD_TIMEOUT", 0.5)  # read when a connection opens
     host, port = box.url.removeprefix("http://").rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=HANG_GUARD) as sock:
         sock.sendall(b"GET /users/name_check?user")
