@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Checkbox, Input
 
+from chutes_tui.core import deploy as flow
 from chutes_tui.tui.screens.deploy import DeployScreen, suggest_refs
 from chutes_tui.tui.screens.live import LiveScreen
 from tests.conftest import Sandbox, running_sandbox
@@ -184,11 +186,25 @@ def new_plan(screen: DeployScreen, old: object):
     return lambda: screen.plan is not None and screen.plan is not old
 
 
+def count_imports(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The references the deploy flow imports from now on, in order."""
+    imported: list[str] = []
+    real = flow.import_chute
+
+    async def counting(ref: str, *args, **kwargs):
+        imported.append(ref)
+        return await real(ref, *args, **kwargs)
+
+    monkeypatch.setattr(flow, "import_chute", counting)
+    return imported
+
+
 async def test_changing_any_field_after_the_plan_plans_again(
-    own_box: Sandbox, chutes_dir: Path
+    own_box: Sandbox, chutes_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (chutes_dir / "logo.png").write_bytes(PNG)
     before = chute_names(own_box)
+    imports = count_imports(monkeypatch)
     async with app_for(own_box).run_test(size=(120, 40)) as pilot:
         app = await open_wizard(pilot, chutes_dir, "hello:chute")
         await wait_for(pilot, lambda: app.screen.plan is not None, "the plan")
@@ -211,6 +227,7 @@ async def test_changing_any_field_after_the_plan_plans_again(
         await wait_for(pilot, new_plan(screen, public), "the private plan")
         private = screen.plan
         assert private.ready and private.body["public"] is False
+        assert imports == ["hello:chute"]  # an option changed: the same import, checked again
 
         # a logo path typed after the plan that names no file: a failed check, no crash
         screen.query_one("#option-logo", Input).focus()
@@ -222,6 +239,7 @@ async def test_changing_any_field_after_the_plan_plans_again(
         assert "press enter to plan again" in static_text(app, "#next")
         await pilot.press("enter")  # leaves the field (and plans again)
         await wait_for(pilot, new_plan(screen, missing), "the plan again")
+        assert len(imports) == 2  # asked for with enter: imported afresh
         await pilot.press("y")
         await pilot.pause()
         assert isinstance(app.screen, DeployScreen) and app.is_running
@@ -248,6 +266,20 @@ async def test_changing_any_field_after_the_plan_plans_again(
             lambda: screen.plan is not None and screen.plan.name == "hello-example",
             "the plan for hello again",
         )
+        assert imports == ["hello:chute"] * 2 + ["waiting:chute", "hello:chute"]
+
+        # the module file changed, then an option: imported again, not the old import reused
+        hello = chutes_dir / "hello.py"
+        stamp = hello.stat().st_mtime_ns + 1_000_000_000
+        os.utime(hello, ns=(stamp, stamp))
+        again = screen.plan
+        screen.query_one("#option-public", Checkbox).value = True
+        await wait_for(pilot, new_plan(screen, again), "the plan after the file changed")
+        assert len(imports) == 5
+        public_again = screen.plan
+        screen.query_one("#option-public", Checkbox).value = False
+        await wait_for(pilot, new_plan(screen, public_again), "the private plan again")
+        assert len(imports) == 5 and screen.plan.ready
         assert chute_names(own_box) == before  # nothing was sent on the way
         await pilot.press("enter")
         assert app.screen.focused is app.screen.query_one("#checks-box")

@@ -86,6 +86,7 @@ class DeployPlan:
     logo: str | None = None  # the logo file the checks read
     price_source: str = "packaged"  # "api": the estimate uses the server's GPU table
     fee_charged: float | None = None  # set by deploy(): what the server charged, in USD
+    imported: ImportedChute | None = field(default=None, repr=False)  # what the checks read
 
     @property
     def prices(self) -> str:
@@ -260,7 +261,7 @@ async def plan_deploy(
         say(f"importing {ref} …")
         imported = await import_chute(ref, options.directory, options.import_timeout)
     body = dict(imported.body, public=options.public)
-    plan = DeployPlan(ref, body["name"], body["image"], body, logo=options.logo)
+    plan = DeployPlan(ref, body["name"], body["image"], body, logo=options.logo, imported=imported)
     checks = plan.checks
     checks.append(Check("reference", True, f"{ref} → {Path(imported.module_file).name}"))
 

@@ -22,6 +22,7 @@ from textual.widgets import Checkbox, Footer, Input, Static
 
 from chutes_tui.client.errors import ChutesError
 from chutes_tui.core import deploy as flow
+from chutes_tui.core.chute_import import ImportedChute
 from chutes_tui.tui.access import DashboardAccess
 from chutes_tui.tui.widgets.account_bar import AccountBar
 
@@ -31,6 +32,13 @@ CHUTE_ASSIGN_RE = re.compile(
 MAX_SUGGESTIONS = 12
 # accept_fee and max_fee are not fields: pressing y on the fee shown is the acceptance.
 WIZARD_OPTIONS = [option for option in flow.OPTIONS if option.wizard]
+
+
+def _mtime(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
 
 
 def suggest_refs(directory: str | Path) -> list[str]:
@@ -154,6 +162,7 @@ class DeployScreen(DashboardAccess, Screen[None]):
         self._wait_timer: Timer | None = None
         self._replan_timer: Timer | None = None
         self._focus_plan = False  # move to the checks when the plan lands (asked with enter/r)
+        self._import: tuple[ImportedChute, int | None] | None = None  # last import, file mtime
         self.fee_question: asyncio.Future[bool] | None = None  # the server named another fee
 
     @property
@@ -242,16 +251,29 @@ class DeployScreen(DashboardAccess, Screen[None]):
         self.query_one(part).display = True
         self.query_one("#summary").remove_class("-empty")
 
-    def _start_plan(self, *, focus: bool) -> None:
+    def _start_plan(self, *, focus: bool, reuse_import: bool = False) -> None:
+        """Plan for the fields as they are. With `reuse_import` (only an option changed), the
+        last import of the same reference is used again while its file is unchanged; enter and
+        r always import afresh (the user may have changed a file the module reads)."""
         if self._replan_timer is not None:
             self._replan_timer.stop()
             self._replan_timer = None
         self._clear_plan()
         self._focus_plan = focus
         self.requested = ref, options = self._inputs()
+        imported = self._reusable_import(ref) if reuse_import else None
         self.planning = True
         self._plans += 1
-        self.run_worker(self._plan(ref, options, self._plans), group="plan", exclusive=True)
+        self.run_worker(
+            self._plan(ref, options, self._plans, imported), group="plan", exclusive=True
+        )
+
+    def _reusable_import(self, ref: str) -> ImportedChute | None:
+        if self._import is None:
+            return None
+        imported, mtime = self._import
+        same = imported.ref == ref and mtime is not None and _mtime(imported.module_file) == mtime
+        return imported if same else None
 
     def action_plan(self) -> None:
         """Plan with the fields as they are now (after fixing a file, say); stops a wait."""
@@ -292,12 +314,20 @@ class DeployScreen(DashboardAccess, Screen[None]):
         if self._replan_timer is not None:
             self._replan_timer.stop()
         self._replan_timer = self.set_timer(
-            self.REPLAN_DELAY, lambda: self._start_plan(focus=False)
+            self.REPLAN_DELAY, lambda: self._start_plan(focus=False, reuse_import=True)
         )
 
-    async def _plan(self, ref: str, options: flow.DeployOptions, number: int) -> None:
+    async def _plan(
+        self,
+        ref: str,
+        options: flow.DeployOptions,
+        number: int,
+        imported: ImportedChute | None = None,
+    ) -> None:
         try:
-            plan = await flow.plan_deploy(self.state.client, ref, options, WizardUI(self))
+            plan = await flow.plan_deploy(
+                self.state.client, ref, options, WizardUI(self), imported=imported
+            )
         except ChutesError as error:
             if number == self._plans:
                 self.planning = False
@@ -307,6 +337,8 @@ class DeployScreen(DashboardAccess, Screen[None]):
             return  # superseded: a field changed meanwhile, and its own plan follows
         self.planning = False
         self.plan = plan
+        if plan.imported is not None:
+            self._import = plan.imported, _mtime(plan.imported.module_file)
         self.show_status("")
         if self._focus_plan:
             self.query_one("#checks-box").focus()  # so y and r reach the screen
