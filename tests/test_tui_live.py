@@ -465,6 +465,7 @@ async def test_a_deleted_chute_is_gone_and_offers_no_warmup(server: Server) -> N
         await until(pilot, server, lambda: live.present(), "the deploy's instance")
         await until(pilot, server, lambda: "1 instance ·" in static_text(app, "#live-header"), "1")
         assert "1 instances" not in static_text(app, "#live-header")
+        assert "Warm up" in await palette_titles(pilot)
         connection = config.Connection(
             base_url=server.url, credentials=Credentials(api_key=api_key(server.db, "demo"))
         )
@@ -477,6 +478,25 @@ async def test_a_deleted_chute_is_gone_and_offers_no_warmup(server: Server) -> N
         await pilot.press("w")
         assert isinstance(app.screen, LiveScreen)  # no warmup dialog for a chute that is gone
         assert not live.present() and any("chute is gone" in e.text for e in live.events)
+        footer = {active.binding.action for active in app.screen.active_bindings.values()}
+        assert "warmup" not in footer and "back" in footer  # the footer offers no w
+        assert "Warm up" not in await palette_titles(pilot)  # nor does the palette
+
+
+async def palette_titles(pilot) -> set[str]:
+    """The titles the command palette offers on the current screen (closed again after)."""
+    from textual.command import CommandPalette
+
+    from tests.test_tui import offered
+
+    await pilot.press("ctrl+p")
+    await pilot.pause(0.3)
+    palette = pilot.app.screen
+    assert isinstance(palette, CommandPalette)
+    titles = {line.split("\n")[0] for line in offered(palette)}
+    await pilot.press("escape")
+    await pilot.pause()
+    return titles
 
 
 async def test_at_80x24_the_header_fits_and_the_instances_have_room(server: Server) -> None:

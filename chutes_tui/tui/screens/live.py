@@ -209,9 +209,15 @@ class LiveScreen(DashboardAccess, LogKeys[None]):
                 await asyncio.wait_for(self._poll_wake.wait(), self.options.poll_interval)
             self._poll_wake.clear()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "warmup":  # nothing to warm before the chute is read, or once it is gone
+            return self.live is not None and not self.live.deleted
+        return True
+
     def _changed(self, events: Iterable[TimelineEvent]) -> None:
         """Fold what changed into the header, the table, the timeline and the log panes."""
         events = list(events)
+        self.refresh_bindings()
         self._render_header()
         self._render_instances()
         if events:
