@@ -32,6 +32,7 @@ from tests.sandbox_process import Server, api_key, sandbox_process
 from tests.simclock import pilot_wait_simulated as until
 from tests.test_sandbox_lifecycle import ACTIVATE, VERIFY
 from tests.test_tui import private_dirs, static_text  # noqa: F401 - autouse fixture
+from tests.test_tui_state import footer_overflow
 
 SPEED = 60.0
 SIZE = (120, 36)
@@ -515,6 +516,7 @@ async def test_at_80x24_the_header_fits_and_the_instances_have_room(server: Serv
         assert {"id", "state", "gpu", "age"} <= {key.value for key in table.columns}
         assert table.virtual_size.width <= table.scrollable_content_region.width  # no cut
         assert table.scrollable_content_region.height - table.header_height >= 4  # rows
+        assert not footer_overflow(app)  # every key in the footer whole
         await pilot.resize_terminal(120, 36)  # wider: the other columns come back
         await pilot.pause()
         assert {"region", "last"} <= {key.value for key in table.columns}

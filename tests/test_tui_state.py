@@ -195,6 +195,53 @@ async def test_at_80x24_the_sort_arrow_shows_and_nothing_scrolls_sideways(box: S
         assert grid.virtual_size.width <= grid.size.width  # no horizontal scrollbar
 
 
+def footer_overflow(app: ChutesApp) -> list[str]:
+    """The screen's footers that would cut a key (wider than the terminal), by screen name."""
+    from textual.widgets import Footer
+
+    return [
+        f"{type(app.screen).__name__} ({type(app.screen.focused).__name__}): "
+        f"{footer.virtual_size.width} > {footer.size.width}"
+        for footer in app.screen.query(Footer)
+        if footer.max_scroll_x > 0
+    ]
+
+
+async def test_at_80x24_every_footer_fits(box: Sandbox) -> None:
+    from chutes_tui.tui.screens.account import AccountScreen
+    from chutes_tui.tui.screens.build import BuildScreen
+    from chutes_tui.tui.screens.call import CallScreen
+    from chutes_tui.tui.screens.deploy import DeployScreen
+    from chutes_tui.tui.screens.resources import ImagesScreen
+    from chutes_tui.tui.screens.shares import SharesScreen
+
+    app = app_for(box)
+    cut: list[str] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_loaded(pilot)
+
+        async def visit(keys: tuple[str, ...], screen: type, what: str) -> None:
+            await pilot.press(*keys)
+            await wait_for(pilot, lambda: isinstance(app.screen, screen), what)
+            await pilot.pause()
+            cut.extend(footer_overflow(app))
+
+        await visit((), ChutesScreen, "the chutes")
+        await visit(("2",), ImagesScreen, "the images")
+        await visit(("enter",), BuildScreen, "an image's build log")
+        await visit(("escape", "3"), SharesScreen, "the shares")
+        await visit(("1", "enter"), ChuteDetailScreen, "a chute's detail")
+        await visit(("i",), CallScreen, "the call screen")
+        await visit(("escape", "escape", "d"), DeployScreen, "the deploy wizard")
+        await visit(("escape", "4"), AccountScreen, "the spend tab")
+        for tab in ("keys", "secrets"):
+            await visit(("right",), AccountScreen, f"the {tab} tab")
+            await pilot.press("tab")  # the tab's own list has the focus, with its keys
+            await pilot.pause()
+            cut.extend(footer_overflow(app))
+    assert not cut, cut
+
+
 async def test_images_sort_by_owner_then_name(box: Sandbox) -> None:
     app = app_for(box)
     async with app.run_test(size=SIZE) as pilot:

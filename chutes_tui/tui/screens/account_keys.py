@@ -101,7 +101,7 @@ class KeysPane(DashboardAccess, Vertical):
         Binding("n", "create", "New key…", id="keys.create"),
         Binding("x,delete", "delete", "Delete", id="keys.delete"),
         Binding("c", "copy_id", "Copy id", id="keys.copy"),
-        Binding("r", "reload", "Refresh", id="keys.refresh"),
+        Binding("r", "reload", "Refresh", show=False, id="keys.refresh"),  # help, palette
         *TAB_KEYS,
     ]
 

@@ -171,7 +171,7 @@ class SecretsPane(DashboardAccess, Vertical):
         Binding("n", "create", "New secret…", id="secrets.create"),
         Binding("x,delete", "delete", "Delete", id="secrets.delete"),
         Binding("c", "copy_id", "Copy id", id="secrets.copy"),
-        Binding("r", "reload", "Refresh", id="secrets.refresh"),
+        Binding("r", "reload", "Refresh", show=False, id="secrets.refresh"),  # help, palette
         Binding("j", "move('down')", "Down", show=False, id="secrets.down"),
         Binding("k", "move('up')", "Up", show=False, id="secrets.up"),
         *TAB_KEYS,
