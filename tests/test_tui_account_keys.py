@@ -138,7 +138,7 @@ async def test_admin_and_several_scopes(own_box: Sandbox) -> None:
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, NewKeyScreen), "the new-key dialog")
         dialog = app.screen
-        dialog.query_one("#key-access", Select).value = "admin"
+        await choose(pilot, dialog.query_one("#key-access", Select), "admin")
         await pilot.pause()
         assert not dialog.query_one("#scope-editor").display
         await type_text(pilot, "everything")
@@ -151,14 +151,14 @@ async def test_admin_and_several_scopes(own_box: Sandbox) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, NewKeyScreen), "the new-key dialog")
         dialog = app.screen
         hello = next(row for row in app.state.chutes.rows if row.name == "hello-world")
-        dialog.query_one("#scope-action", Select).value = "delete"
+        await choose(pilot, dialog.query_one("#scope-action", Select), "delete")
         await pilot.pause()
-        dialog.query_one("#scope-target", Select).value = hello.chute_id
+        await choose(pilot, dialog.query_one("#scope-target", Select), hello.chute_id)
         await pilot.pause()
         await pilot.click("#scope-add")
-        dialog.query_one("#scope-object", Select).value = "images"
+        await choose(pilot, dialog.query_one("#scope-object", Select), "images")
         await pilot.pause()
-        dialog.query_one("#scope-action", Select).value = "any"
+        await choose(pilot, dialog.query_one("#scope-action", Select), "any")
         await pilot.pause()
         await pilot.click("#scope-add")
         listed = plain(dialog.query_one("#scope-list", Static).content)
@@ -252,6 +252,13 @@ def test_the_tabs_keys_can_be_remapped() -> None:
 # secrets
 
 
+async def choose(pilot: Pilot, select: Select, value: object) -> None:
+    """Pick a value once the Select has mounted: mounting sets the value it was made with."""
+    await wait_for(pilot, lambda: select.is_mounted, "the select")
+    select.value = value
+    await pilot.pause()
+
+
 def tree_secrets(app: ChutesApp) -> list[tuple[str, str]]:
     pane = app.screen.query_one(SecretsPane)
     return sorted((row.chute, row.key) for row in pane.rows)
@@ -268,7 +275,7 @@ async def test_a_secret_is_typed_masked_sent_once_and_never_shown(
         await wait_for(pilot, lambda: isinstance(app.screen, NewSecretScreen), "the dialog")
         dialog = app.screen
         hello = next(row for row in app.state.chutes.rows if row.name == "hello-world")
-        dialog.query_one("#secret-chute", Select).value = hello.chute_id
+        await choose(pilot, dialog.query_one("#secret-chute", Select), hello.chute_id)
         await pilot.pause()
         assert dialog.query_one("#secret-key", Input).value == "HF_TOKEN"  # the first preset
         dialog.query_one("#secret-value", Input).focus()
@@ -282,7 +289,7 @@ async def test_a_secret_is_typed_masked_sent_once_and_never_shown(
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, NewSecretScreen), "the dialog")
         assert app.screen.query_one("#secret-chute", Select).value == hello.chute_id
-        app.screen.query_one("#secret-preset", Select).value = ""
+        await choose(pilot, app.screen.query_one("#secret-preset", Select), "")
         await pilot.pause()
         await type_text(pilot, "MY-KEY")
         assert "✗" in plain(app.screen.query_one("#secret-check", Static).content)
