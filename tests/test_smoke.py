@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -62,15 +63,23 @@ def test_headless_lists_and_gets(box: Sandbox, tmp_path: Path) -> None:
     assert missing.returncode == 4 and "Traceback" not in missing.stderr
 
 
-async def test_dashboard_lists_opens_and_goes_live(box: Sandbox) -> None:
+def dashboard(box: Sandbox) -> ChutesApp:
     connection = config.Connection(
         base_url=box.url, credentials=Credentials(api_key=box.users["demo"].api_key)
     )
-    app = ChutesApp(
+    return ChutesApp(
         Session(connection, sandbox=None, label=box.url), DashboardOptions(refresh_interval=0)
     )
+
+
+def loaded(app: ChutesApp) -> bool:
+    return app.state.chutes.loaded and app.state.account is not None
+
+
+async def test_dashboard_lists_opens_and_goes_live(box: Sandbox) -> None:
+    app = dashboard(box)
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: app.state.chutes.loaded and app.state.account is not None)
+        await until(pilot, lambda: loaded(app))
         assert app.state.chutes.rows
         await pilot.press("enter")
         await pilot.pause()
@@ -83,3 +92,28 @@ async def test_dashboard_lists_opens_and_goes_live(box: Sandbox) -> None:
         await pilot.press("escape", "escape")
         await pilot.press("q")
     assert app.return_code == 0 and not app._exit_renderables
+
+
+async def test_a_crash_shows_one_redacted_line_and_no_locals(
+    box: Sandbox, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app overrides Textual's private `_fatal_error`: this pins what it promises, with
+    every Textual version the project declares."""
+    from chutes_tui.client import debuglog
+
+    monkeypatch.delenv(debuglog.ENV, raising=False)  # no --debug: one line, no traceback
+    key = box.users["demo"].api_key
+    app = dashboard(box)
+
+    def explode() -> None:
+        secret_local = key  # a local that a rich traceback would print
+        raise RuntimeError(f"boom with {secret_local}")
+
+    with pytest.raises(RuntimeError):
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: loaded(app))
+            app.call_later(explode)
+            await pilot.pause(0.5)
+    shown = capfd.readouterr().err
+    assert "chutes-tui stopped on an unexpected error: RuntimeError: boom with <redacted>" in shown
+    assert key not in shown and "secret_local" not in shown and "Traceback" not in shown
