@@ -666,6 +666,12 @@ async def test_x_then_y_deletes_a_chute(own_box: Sandbox) -> None:
     app = app_for(own_box)
     async with app.run_test(size=SIZE, message_hook=hook) as pilot:
         await wait_loaded(pilot)
+        table(app).move_to(key_of_name(app, "llama-mini"))  # cold: nothing runs
+        await pilot.pause()
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "It has no running instance, and every share" in plain(app.screen.body)
+        await pilot.press("escape")
         key = key_of_name(app, "hello-world")
         table(app).move_to(key)
         await pilot.pause()

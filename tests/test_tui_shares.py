@@ -60,6 +60,11 @@ async def test_shares_screen_lists_the_shares_you_made(own_box: Sandbox) -> None
         assert share_rows(app) == [("echo-stream", share["shared_to"])]
         assert table(app).columns[table(app).sort_column].key == "chute"
         assert "Shared with you" in static_text(app, "#shared-with-me")
+        # a chute chutes-tui has no name for (not in your list): its id, never "unknown"
+        state = app.state
+        state.chutes.rows = [row for row in state.chutes.rows if row.name != "echo-stream"]
+        app.screen.load_rows()
+        assert share_rows(app) == [(share["chute_id"], share["shared_to"])]
 
 
 async def test_share_checks_the_user_explains_the_cost_and_confirms(own_box: Sandbox) -> None:
