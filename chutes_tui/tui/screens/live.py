@@ -295,15 +295,19 @@ class LiveScreen(DashboardAccess, LogKeys[None]):
             self.logs.remove_pane(instance_id)
 
     def _render_ages(self) -> None:
+        if self.live is None:
+            return
         table = self.query_one(InstanceTable)
         now = time.time()
-        for state in self.live.instances.values():  # type: ignore[union-attr]
+        for state in self.live.instances.values():
             if state.gone_at is None:
                 table.put_cell(state.instance_id, "age", state.age_text(now))
 
     def _render_timeline(self) -> None:
+        if self.live is None:
+            return
         text = Text()
-        for event in self.live.events:  # type: ignore[union-attr]
+        for event in self.live.events:
             text.append(stamp(event.at)[:8] + " ", style="dim")
             text.append(f"{event.shown:<8} ", style=EVENT_STYLES.get(event.kind, ""))
             text.append(event.text)
@@ -425,7 +429,8 @@ class LiveScreen(DashboardAccess, LogKeys[None]):
         self.workers.cancel_group(self, "logs")
         self.options.backfill = self.logs.backfill = backfill
         self.logs.clear()
-        self._streams = {state.instance_id for state in self.live.instances.values() if state.gone}  # type: ignore[union-attr]
+        instances = self.live.instances.values() if self.live is not None else ()
+        self._streams = {state.instance_id for state in instances if state.gone}
         self._start_streams()
 
     # warmup: it can cost money, so it says how much and waits for y
@@ -478,8 +483,10 @@ class LiveScreen(DashboardAccess, LogKeys[None]):
         return self.state.user_id
 
     def _start_warmup(self) -> None:
+        if self.live is None:
+            return
         self.warming = True
-        self._changed([self.live.warmup_started()])  # type: ignore[union-attr]
+        self._changed([self.live.warmup_started()])
         self.run_worker(self._warmup(), group="warmup", exclusive=True)
         self._poll_wake.set()
 
