@@ -19,7 +19,6 @@ config.ini and the official CLI always agree on where they talk to.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from configparser import ConfigParser
 from configparser import Error as IniError
@@ -43,10 +42,16 @@ def prefs_path(env: Mapping[str, str] | None = None) -> Path:
 def load_prefs(env: Mapping[str, str] | None = None) -> dict:
     path = prefs_path(env)
     try:
-        return tomllib.loads(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
         return {}
-    except (OSError, tomllib.TOMLDecodeError) as error:
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error}") from None
+    import tomllib  # only when there is a file to read: most commands start without one
+
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"cannot read {path}: {error}") from None
 
 
@@ -75,6 +80,8 @@ def save_pref(key: str, value: str, env: Mapping[str, str] | None = None) -> Pat
     else:
         lines.insert(first_table, line)
     text = "\n".join(lines) + "\n"
+    import tomllib
+
     tomllib.loads(text)  # never write a file that would not load again
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

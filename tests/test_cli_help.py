@@ -92,3 +92,33 @@ def test_help_of_a_command_imports_no_models_and_no_ui() -> None:
         or name == "chutes_tui.core.deploy"
     )
     assert heavy == []
+
+
+@pytest.mark.parametrize("path", sorted(COMMANDS), ids=" ".join)
+def test_a_command_line_builds_only_its_command_and_the_same_help(path: tuple[str, ...]) -> None:
+    """A one-shot command builds only its own parser (start-up time); what it parses and
+    what its help says are the same as with the whole parser."""
+    argv = ["--config", "x.ini", *path, "--help"]  # an option's value is not a command word
+    built = dict(commands(build_parser(argv)))
+    assert path in built and {words[0] for words in built} == {path[0]}  # only this command
+    if len(path) == 2:
+        assert [words for words in built if len(words) == 2] == [path]  # and only this action
+    assert built[path].format_help() == COMMANDS[path].format_help()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["bogus"], ["chutes", "bogus"], ["--json"], [], ["chutes"], ["me", "extra"]],
+    ids=repr,
+)
+def test_a_command_line_without_a_known_command_gets_every_choice(argv: list[str]) -> None:
+    """A typo or a missing word is told what there is: the whole parser answers it."""
+    parser = build_parser(argv)
+    built = dict(commands(parser))
+    if argv[:1] == ["chutes"] and argv[1:] != ["bogus"]:
+        assert {("chutes", "list"), ("chutes", "get"), ("chutes", "delete")} <= set(built)
+    elif argv[:1] != ["me"]:
+        assert set(built) == set(COMMANDS)
+    with pytest.raises(SystemExit) as stopped:
+        parser.parse_args(argv)
+    assert stopped.value.code == 2

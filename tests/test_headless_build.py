@@ -190,7 +190,7 @@ def test_images_logs_imports_no_models_no_server_and_no_ui(box: Sandbox) -> None
     modules, stdout = run_importtime(box, "images", "logs", "demo/hello:0.1", "--json")
     assert json_stream(stdout) and all("log" in line for line in json_stream(stdout))
     assert "chutes_tui.headless.builds" in modules  # the probe really ran
-    allowed = {"chutes_tui.core.build", "chutes_tui.core.chute_import"}
+    allowed = {"chutes_tui.core.build", "chutes_tui.core.chute_import", "chutes_tui.client.builds"}
     assert forbidden(modules - allowed) == []
 
 

@@ -32,18 +32,6 @@ import httpx
 
 from chutes_tui.client import debuglog
 from chutes_tui.client.backoff import Backoff, StreamBackoff
-from chutes_tui.client.builds import (
-    CONTEXT_FIELD,
-    CONTEXT_NAME,
-    CONTEXT_TYPE,
-    BuildLogError,
-    BuildLogLine,
-    BuildLogText,
-    build_form,
-    build_log_item,
-    is_done,
-    unseen,
-)
 from chutes_tui.client.errors import (
     AuthError,
     ChutesError,
@@ -63,12 +51,13 @@ from chutes_tui.client.errors import (
     ValidationFailed,
     error_for,
 )
-from chutes_tui.client.invoke import INVOKE_READ, InvokeChunk, InvokeResult
 from chutes_tui.client.sse import KEEPALIVE, ServerEvent, iter_event_batches
 from chutes_tui.config import Connection
 
 if TYPE_CHECKING:
     from chutes_tui.client import models
+    from chutes_tui.client.builds import BuildLogLine, BuildLogText
+    from chutes_tui.client.invoke import InvokeChunk, InvokeResult
 else:
 
     class _LazyModels:
@@ -1058,6 +1047,8 @@ class ChutesClient:
         The multipart body is rendered once, and its bytes are both signed and sent. A reply
         lost on the way is settled by reading the image back, never by sending it again.
         """
+        from chutes_tui.client.builds import CONTEXT_FIELD, CONTEXT_NAME, CONTEXT_TYPE, build_form
+
         ref = f"{username}/{name}:{tag}"
         fields = build_form(
             username=username,
@@ -1126,6 +1117,14 @@ class ChutesClient:
         `log_feed` does); the API's `ERROR:` reports come as `error` notices. Without
         `follow`, only what is logged so far: it ends at the first keep-alive.
         """
+        from chutes_tui.client.builds import (
+            BuildLogError,
+            BuildLogText,
+            build_log_item,
+            is_done,
+            unseen,
+        )
+
         path = f"/images/{image_id}/logs"
         failures = 0
         backoff = self._stream_backoff()
@@ -1354,6 +1353,8 @@ class ChutesClient:
         stream: bool = False,
     ) -> InvokeResult:
         """Call a chute and wait for the whole reply (see `invoke_events`)."""
+        from chutes_tui.client.invoke import InvokeChunk
+
         async with aclosing(
             self.invoke_events(slug, path, payload, method=method, stream=stream)
         ) as events:
@@ -1365,6 +1366,8 @@ class ChutesClient:
     def _calls_client(self, send_to: str) -> httpx.AsyncClient:
         """One connection pool for calls: chutes answer on other hosts than the API, and a
         chute may work on a call for minutes."""
+        from chutes_tui.client.invoke import INVOKE_READ
+
         if self._calls is None:
             self._calls = httpx.AsyncClient(
                 verify=not send_to.startswith("http://"),

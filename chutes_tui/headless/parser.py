@@ -6,18 +6,75 @@ import argparse
 import re
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from chutes_tui import __version__
 from chutes_tui.client.errors import ExitCode, redact
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse that never echoes a secret back in a usage error."""
+    """argparse that never echoes a secret back in a usage error.
+
+    `path` names the command words the command line holds (`("chutes", "list")`): then only
+    that command is built, which keeps a one-shot command's start-up short. None builds all.
+    """
+
+    path: tuple[str, ...] | None = None
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {redact(message)}\n")
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        commands = super().add_subparsers(action=_Commands, **kwargs)
+        if isinstance(commands, _Commands):
+            commands.path = self.path  # read by _command
+        return commands
+
+
+if TYPE_CHECKING:
+    _SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+else:  # not subscriptable at run time
+    _SubParsers = argparse._SubParsersAction
+
+
+class _Commands(_SubParsers):
+    """The commands of one level, and which of them the command line names."""
+
+    path: tuple[str, ...] | None = None
+
+
+class _Absent:
+    """A command the command line does not name: whatever is added to it goes nowhere."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self._absorb
+
+    def _absorb(self, *args: Any, **kwargs: Any) -> _Absent:
+        return self
+
+
+_ABSENT = _Absent()
+# Options that take a value, and may come before the command's words.
+VALUE_OPTIONS = {"--config", "--api-url", "--api-key", "--profile", "--output"}
+
+
+def command_path(argv: Sequence[str]) -> tuple[str, ...]:
+    """The command words of a command line: its first two arguments that are not options."""
+    words: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--":
+            break
+        elif arg.startswith("-"):
+            skip = arg in VALUE_OPTIONS
+        else:
+            words.append(arg)
+            if len(words) == 2:
+                break
+    return tuple(words)
 
 
 # The commands go under this module's Parser, and under the dashboard's parser for completion.
@@ -74,14 +131,22 @@ def _command(
     codes: Iterable[ExitCode] = (),
 ) -> argparse.ArgumentParser:
     """A command whose `--help` says what it does, shows how, and lists how it can end."""
+    if isinstance(commands, _Absent):
+        return cast(argparse.ArgumentParser, _ABSENT)  # an action of an absent command
+    path = commands.path if isinstance(commands, _Commands) else None
+    if path and path[0] != name:
+        return cast(argparse.ArgumentParser, _ABSENT)  # another command was asked for
     lines = "\n".join(f"  chutes-tui --no-ui {example}" for example in examples)
-    return commands.add_parser(
+    parser = commands.add_parser(
         name,
         help=help,
         description=description,
         epilog=f"examples:\n{lines}\n\n{exit_codes_help((*SIGNED_IN, *codes))}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    if path and isinstance(parser, Parser):
+        parser.path = path[1:] or None  # its own actions: the one named, or all of them
+    return parser
 
 
 def _paging(parser: argparse.ArgumentParser) -> None:
@@ -159,7 +224,33 @@ def _module_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; given the command line, only the command it names (when it names
+    one that exists: otherwise the whole parser, so a mistake is told what there is)."""
+    path = command_path(argv) if argv is not None else ()
+    if path:
+        parser = _build(path)
+        if _names_commands(parser, path):
+            return parser
+    return _build(None)
+
+
+def _names_commands(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> bool:
+    """Each word of `path` is a command of the parser built for it (a word after a command
+    without actions of its own is that command's argument)."""
+    for word in path:
+        commands = next(
+            (a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None
+        )
+        if commands is None:
+            return True
+        if word not in commands.choices:
+            return False
+        parser = commands.choices[word]
+    return True
+
+
+def _build(path: tuple[str, ...] | None) -> argparse.ArgumentParser:
     parser = Parser(
         prog="chutes-tui --no-ui",
         description="Chutes operations for scripts: JSON output, explicit confirmations.",
@@ -178,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
         debug=False,
     )
     _common(parser)
+    parser.path = path
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=Parser
     )
@@ -280,21 +372,8 @@ def add_commands(commands: argparse._SubParsersAction[AnyParser]) -> None:
         codes=EXIT_CODES,
     )
     deploy.add_argument("ref", metavar="MODULE:CHUTE")
-    from chutes_tui.core.deploy_options import OPTIONS
-
-    for option in OPTIONS:
-        if option.takes:
-            deploy.add_argument(
-                option.flag,
-                dest=option.name,
-                metavar=option.takes,
-                type=option.parse,
-                help=option.help,
-            )
-        else:
-            deploy.add_argument(
-                option.flag, dest=option.name, action="store_true", help=option.help
-            )
+    if not isinstance(deploy, _Absent):  # declared in core: loaded only when deploy is built
+        _deploy_flags(deploy)
     deploy.add_argument(
         "--dry-run",
         action="store_true",
@@ -479,6 +558,25 @@ def add_commands(commands: argparse._SubParsersAction[AnyParser]) -> None:
     code.add_argument("chute", metavar="CHUTE")
     _common(code)
     _cockpit_commands(commands)
+
+
+def _deploy_flags(deploy: argparse.ArgumentParser) -> None:
+    """The deploy options, declared once in core for these flags and the wizard's fields."""
+    from chutes_tui.core.deploy_options import OPTIONS
+
+    for option in OPTIONS:
+        if option.takes:
+            deploy.add_argument(
+                option.flag,
+                dest=option.name,
+                metavar=option.takes,
+                type=option.parse,
+                help=option.help,
+            )
+        else:
+            deploy.add_argument(
+                option.flag, dest=option.name, action="store_true", help=option.help
+            )
 
 
 def _cockpit_commands(commands: argparse._SubParsersAction[AnyParser]) -> None:

@@ -35,7 +35,7 @@ def run(argv: Sequence[str]) -> int:
     _lean_imports()
     from chutes_tui.headless.parser import build_parser
 
-    parser = build_parser()
+    parser = build_parser(argv)  # only the command named: a shorter start
     args = parser.parse_args(argv)
     if args.sandbox and (args.config or args.api_url or args.api_key or args.profile):
         parser.error("--sandbox takes no --config, --api-url, --api-key or --profile")
