@@ -66,12 +66,20 @@ async def chute_events(
         put(StreamNotice("retrying", "events channel lost; reconnecting"))
 
     try:
-        await sio.connect(url, transports=["websocket"], wait_timeout=connect_timeout)
-    except (socketio.exceptions.ConnectionError, OSError) as error:
-        raise Unreachable(f"cannot open the events channel at {url}: {error}") from None
-    try:
+        try:
+            await sio.connect(url, transports=["websocket"], wait_timeout=connect_timeout)
+        except (socketio.exceptions.ConnectionError, OSError) as error:
+            raise Unreachable(f"cannot open the events channel at {url}: {error}") from None
         while True:
             yield await queue.get()
     finally:
-        with contextlib.suppress(Exception):
-            await sio.disconnect()
+        await _close(sio)
+
+
+async def _close(sio: Any) -> None:
+    """Disconnect and stop reconnecting, and close the client's HTTP session even when no
+    connection was ever made (a failed or cancelled connect leaves it open)."""
+    with contextlib.suppress(Exception):
+        await (getattr(sio, "shutdown", None) or sio.disconnect)()
+    with contextlib.suppress(Exception):
+        await sio.eio.disconnect(abort=True)
