@@ -27,28 +27,6 @@ from tests.simclock import ClockState
 
 SEEDED = ("demo", "alice", "bob")
 
-# Files with the longest tests (each starts real processes: the chute import, the CLI, a
-# sandbox of its own) go first, so the workers end together on short tests instead of one
-# of them finishing a long one alone.
-LONGEST_FIRST = (
-    "test_conformance.py",
-    "test_headless_build.py",
-    "test_tui_deploy.py",
-    "test_sandbox_builds.py",
-    "test_tui_live.py",
-    "test_official_cli.py",
-    "test_tui_account_keys.py",
-    "test_official_cli_keys.py",
-    "test_deploy_flow.py",
-    "test_tui_build.py",
-    "test_fee_exact.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept
-
 
 def _drop_traceback(record: logging.LogRecord) -> bool:
     record.exc_info = None
