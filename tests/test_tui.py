@@ -972,10 +972,21 @@ async def test_quitting_stops_the_refresh_timers_first(shared_box: Sandbox) -> N
 
 
 async def test_no_callback_touches_a_screen_after_shutdown(shared_box: Sandbox) -> None:
-    """A timer that fires while Textual takes the screens down finds the app gone, quietly."""
+    """A timer that fires while Textual takes the screens down finds the app gone, quietly;
+    a worker cancelled before it started leaves no coroutine that was never awaited."""
+    import gc
+    import warnings
+
     app = app_for(shared_box, refresh_interval=0.05)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_loaded(pilot)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_loaded(pilot)
+            for _ in range(3):
+                app.refresh_feed("chutes")  # workers in flight as the app quits
+                app.load_account()
+        gc.collect()
+    assert not [w for w in seen if "never awaited" in str(w.message)], seen
     assert not app.screen_stack and app.shutting_down
     for kind in ("chutes", "images", "shares"):
         app._timed_refresh(kind)  # read self.screen here before: ScreenStackError

@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
@@ -219,8 +220,11 @@ class ChutesApp(App[None]):
     # data
 
     def load_account(self) -> None:
-        self.run_worker(self._load_account(self.state), group="account", exclusive=True)
+        self._load_account(self.state)
 
+    # Workers by decorator: the coroutine is made when the worker starts, so one cancelled
+    # before it starts (the app quitting) leaves no coroutine that was never awaited.
+    @work(group="account", exclusive=True)
     async def _load_account(self, state: DashboardState) -> None:
         try:
             account = await state.client.me()
@@ -233,10 +237,14 @@ class ChutesApp(App[None]):
             self.post_message(AccountUpdated())
 
     def refresh_feed(self, kind: Kind) -> None:
-        refresh = {"chutes": self._refresh_chutes, "images": self._refresh_images}
-        worker = refresh.get(kind, self._refresh_shares)
-        self.run_worker(worker(self.state), group=f"feed-{kind}", exclusive=True)
+        refresh = {
+            "chutes": self._refresh_chutes,
+            "images": self._refresh_images,
+            "shares": self._refresh_shares,
+        }
+        refresh[kind](self.state)
 
+    @work(group="feed-chutes", exclusive=True)
     async def _refresh_chutes(self, state: DashboardState) -> None:
         table = state.gpu_table
 
@@ -251,6 +259,7 @@ class ChutesApp(App[None]):
             own = convert(items)
             self._loaded(state, "chutes", own + await self._remembered_shared(state, own))
 
+    @work(group="feed-images", exclusive=True)
     async def _refresh_images(self, state: DashboardState) -> None:
         include_public = state.include_public_images
 
@@ -315,6 +324,7 @@ class ChutesApp(App[None]):
         self.post_message(FeedUpdated(kind))
         self._schedule(kind)
 
+    @work(group="feed-shares", exclusive=True)
     async def _refresh_shares(self, state: DashboardState) -> None:
         """Shares are one unpaged list; an API that cannot list them is not an outage."""
         feed = state.shares
