@@ -145,14 +145,22 @@ def app_for(box: Sandbox, user: str = "demo", **options: Any) -> ChutesApp:
 
 
 async def wait_for(
-    pilot: Pilot, predicate: Callable[[], object], what: str, timeout: float = HANG_GUARD
+    pilot: Pilot,
+    predicate: Callable[[], object],
+    what: str,
+    timeout: float = HANG_GUARD,
+    explain: Callable[[], str] | None = None,
 ) -> None:
-    """Let the app run until `predicate()` holds; the limit only catches a hang."""
+    """Let the app run until `predicate()` holds; the limit only catches a hang.
+
+    `explain` adds what the test knows of the app's state to the failure, for a hang seen once.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
         if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            detail = f"\n{explain()}" if explain is not None else ""
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}{detail}")
         await pilot.pause(0.05)
 
 

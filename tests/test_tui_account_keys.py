@@ -10,7 +10,8 @@ from __future__ import annotations
 import html
 import os
 import re
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -264,6 +265,25 @@ def tree_secrets(app: ChutesApp) -> list[tuple[str, str]]:
     return sorted((row.chute, row.key) for row in pane.rows)
 
 
+def secrets_story(app: ChutesApp, box: Sandbox, notes: Notes) -> Callable[[], str]:
+    """What the app, its notifications and the sandbox's table say, for a failed wait."""
+
+    def story() -> str:
+        with sqlite3.connect(box.db_path) as db:
+            stored = db.execute("SELECT purpose, key FROM secrets").fetchall()
+        pane = next(iter(app.query(SecretsPane)), None)
+        workers = [(worker.group, worker.state.name) for worker in app.workers]
+        return (
+            f"screens {[type(screen).__name__ for screen in app.screen_stack]};"
+            f" pane rows {tree_secrets(app) if pane else None}, loaded"
+            f" {pane.loaded if pane else None}, error {pane.error if pane else None};"
+            f" workers {workers}; notes {notes.seen}; stored {stored};"
+            f" chutes {[(row.chute_id, row.name) for row in app.state.chutes.rows]}"
+        )
+
+    return story
+
+
 async def test_a_secret_is_typed_masked_sent_once_and_never_shown(
     own_box: Sandbox,
 ) -> None:
@@ -283,7 +303,10 @@ async def test_a_secret_is_typed_masked_sent_once_and_never_shown(
         assert dialog.query_one("#secret-value", Input).password
         assert VALUE not in shown(app)  # masked while typed
         await pilot.press("enter")
-        await wait_for(pilot, lambda: tree_secrets(app) == [("hello-world", "HF_TOKEN")], "it")
+        story = secrets_story(app, own_box, notes)
+        await wait_for(
+            pilot, lambda: tree_secrets(app) == [("hello-world", "HF_TOKEN")], "it", explain=story
+        )
         assert VALUE not in shown(app)
         # a second one with a key of its own; the same key again is refused in words
         await pilot.press("n")
@@ -297,12 +320,12 @@ async def test_a_secret_is_typed_masked_sent_once_and_never_shown(
         app.screen.query_one("#secret-value", Input).focus()
         await type_text(pilot, "other")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: len(tree_secrets(app)) == 2, "the second secret")
+        await wait_for(pilot, lambda: len(tree_secrets(app)) == 2, "the second", explain=story)
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, NewSecretScreen), "the dialog")
         await type_text(pilot, "again")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: notes.any("has a secret"), "the refusal")
+        await wait_for(pilot, lambda: notes.any("has a secret"), "the refusal", explain=story)
         # delete, after a question that names it
         pane = app.screen.query_one(SecretsPane)
         pane.secrets_tree.focus()
