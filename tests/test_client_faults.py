@@ -637,13 +637,35 @@ async def test_timeout_is_timed_out(make, fault):
     assert len(seen.requests) == 1
 
 
-async def test_other_transport_failure_is_unreachable_after_sending(make):
-    client, seen, _ = make(replies(httpx.RemoteProtocolError("Server disconnected")))
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(httpx.RemoteProtocolError("Server disconnected"), id="disconnected"),
+        pytest.param(httpx.ReadError("Connection reset by peer"), id="reset"),
+        pytest.param(httpx.WriteError("Broken pipe"), id="broken-pipe"),
+    ],
+)
+async def test_a_get_whose_connection_failed_goes_again(make, fault):
+    client, seen, sleeps = make(replies(fault, httpx.Response(200, json=USER)))
+    assert (await client.me()).username == "demo"
+    assert len(seen.requests) == 2 and len(sleeps.delays) == 1
+
+
+async def test_a_get_whose_connection_keeps_failing_is_unreachable_after_sending(make):
+    client, seen, sleeps = make(replies(httpx.RemoteProtocolError("Server disconnected")))
     with pytest.raises(Unreachable) as caught:
         await client.me()
     assert caught.value.sent is True
     assert caught.value.message == "GET /users/me: the connection failed: Server disconnected"
-    assert len(seen.requests) == 1
+    assert len(seen.requests) == 4 and len(sleeps.delays) == 3
+
+
+async def test_a_write_whose_connection_failed_goes_once(make):
+    client, seen, sleeps = make(replies(httpx.RemoteProtocolError("Server disconnected")))
+    with pytest.raises(Unreachable) as caught:
+        await client.share("hello-world", "bob")
+    assert caught.value.sent is True
+    assert len(seen.requests) == 1 and sleeps.delays == []
 
 
 async def test_timeouts_are_passed_to_httpx(make):

@@ -1,7 +1,7 @@
 """The async Chutes API client: one `httpx.AsyncClient` per session, typed methods.
 
-Idempotent GETs retry on connect errors, 429 and 5xx with capped, jittered backoff.
-Nothing else is ever retried: a deploy whose reply was lost is reconciled by reading the
+Idempotent GETs retry on connect and connection errors, 429 and 5xx with capped, jittered
+backoff. Nothing else is ever retried: a deploy whose reply was lost is reconciled by reading the
 chute back, never by sending it again.
 
 Nothing waits without end: every request but a deploy and a build upload has a total
@@ -94,6 +94,11 @@ QUICK_UNSUPPORTED = (
     "this server has no quick warmup status (it answered ?quick=true with the warmup"
     " stream; an older server): the warmup has begun, and the chute's instances tell how warm"
 )
+# An idle pooled connection is dropped after this many seconds, before the server hangs it
+# up: uvicorn, which the sandbox and many APIs run on, closes idle ones after 5 s, and a
+# request sent down a connection as the server closes it is lost (and a POST cannot be
+# sent again to find out).
+KEEP_ALIVE_EXPIRY = 3.0
 CLOSED = "this connection to the API was closed (another profile, or quitting)"
 
 
@@ -258,6 +263,7 @@ class ChutesClient:
             timeout=self._timeout,
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
+            limits=_pool_limits(),
         )
 
     async def __aenter__(self) -> ChutesClient:
@@ -414,6 +420,12 @@ class ChutesClient:
             except httpx.TimeoutException:
                 raise TimedOut(f"{method} {path}: no reply from the Chutes API in time") from None
             except httpx.TransportError as error:
+                lost = isinstance(error, httpx.NetworkError | httpx.RemoteProtocolError)
+                if lost and retryable and attempt < self.retries:  # a GET may go again
+                    why = f"the connection failed ({_why(error)})"
+                    await self._pause(request, attempt, backoff.next(), why)
+                    attempt += 1
+                    continue
                 raise Unreachable(
                     f"{method} {path}: the connection failed: {_why(error)}", sent=True
                 ) from None
@@ -1374,6 +1386,7 @@ class ChutesClient:
                 timeout=httpx.Timeout(None, connect=self._timeout.connect, read=INVOKE_READ),
                 headers={"User-Agent": USER_AGENT},
                 follow_redirects=False,
+                limits=_pool_limits(),
             )
         return self._calls
 
@@ -1498,6 +1511,13 @@ def _log_error(event: ServerEvent) -> str | None:
     if isinstance(payload, dict) and payload.get("error"):
         return f"log server: {payload.get('event') or 'error'}: {payload['error']}"
     return None
+
+
+def _pool_limits() -> httpx.Limits:
+    """httpx's defaults, but idle connections go before a server would hang them up."""
+    return httpx.Limits(
+        max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEP_ALIVE_EXPIRY
+    )
 
 
 def _why(error: Exception) -> str:
