@@ -220,8 +220,9 @@ def seed_history(
                 hours = rng.randint(*busy)
                 calls = rng.randint(40, 420) if busy[0] else rng.randint(0, 12)
                 guest = rng.randint(10, 140) if name == shared else 0
+                length = min(DAY, now - day)  # today: only the part already gone
                 for slot, share in ((9, 0.3), (14, 0.45), (20, 0.25)):
-                    at = day + slot * HOUR
+                    at = day + slot * length / 24
                     if at >= now:
                         continue
                     own, theirs = round(calls * share), round(guest * share)
