@@ -1,8 +1,8 @@
 """The async Chutes API client: one `httpx.AsyncClient` per session, typed methods.
 
 Idempotent GETs retry on connect and connection errors, 429 and 5xx with capped, jittered
-backoff. Nothing else is ever retried: a deploy whose reply was lost is reconciled by reading the
-chute back, never by sending it again.
+backoff. Nothing else is ever retried: a deploy whose reply was lost is reconciled by
+reading the chute back, never by sending it again.
 
 Nothing waits without end: every request but a deploy and a build upload has a total
 deadline (a server that trickles one byte at a time cannot hold it open; an upload takes
