@@ -20,7 +20,8 @@ from chutes_tui.config import Connection
 from chutes_tui.core import pricing
 from chutes_tui.core.spend import load_spend
 from chutes_tui.sandbox.invocations import CALL_SECONDS, CHUNK_SECONDS, FIRST_CHUNK_SECONDS
-from chutes_tui.sandbox.ledger import USAGE_DAYS
+from chutes_tui.sandbox.ledger import HOUR, USAGE_DAYS, seed_history, usage_by_chute_day
+from chutes_tui.sandbox.storage import Store
 from tests.conftest import Sandbox, deploy_body, running_sandbox
 from tests.simclock import wait_simulated
 
@@ -244,6 +245,20 @@ def test_seeded_usage_covers_eleven_days_and_leaves_the_balances(box: Sandbox) -
     assert len(days) == USAGE_DAYS
     assert [row["date"] for row in usage] == sorted((row["date"] for row in usage), reverse=True)
     assert me["balance"] == 50.0
+
+
+@pytest.mark.parametrize("hour", [0.01, 8.99, 9.5, 23.99])
+def test_seeded_usage_covers_eleven_days_before_now_at_any_hour(hour: float) -> None:
+    """Today's seeded usage falls in the part of the day already gone, so the history covers
+    eleven days even just after midnight, and nothing is dated after `now`."""
+    store = Store()
+    now = 1_796_083_200 + hour * HOUR  # a UTC midnight, plus the hour
+    chutes = {"hello-world": ("c-1", 0.2), "echo-stream": ("c-2", 0.25)}
+    seed_history(store, now, "u-demo", chutes, "u-alice", "echo-stream")
+    days = {row["date"] for row in usage_by_chute_day(store, now)}
+    assert len(days) == USAGE_DAYS
+    assert store.count("SELECT COUNT(*) FROM ledger WHERE bucket > ?", now) == 0
+    store.close()
 
 
 def test_billing_stops_at_the_idle_deadline(sandbox: Sandbox) -> None:

@@ -223,8 +223,6 @@ def seed_history(
                 length = min(DAY, now - day)  # today: only the part already gone
                 for slot, share in ((9, 0.3), (14, 0.45), (20, 0.25)):
                     at = day + slot * length / 24
-                    if at >= now:
-                        continue
                     own, theirs = round(calls * share), round(guest * share)
                     if hours:
                         cost = rate * hours * share
